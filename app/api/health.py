@@ -1,0 +1,24 @@
+"""Liveness and Prometheus metrics."""
+from flask import Blueprint, Response
+
+from app.extensions import redis_client
+from app.metrics import render
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/health")
+def health():
+    """Report whether the API can reach Redis."""
+    try:
+        redis_client().ping()
+    except Exception as exc:  # any connection failure means unhealthy
+        return {"status": "unhealthy", "redis": str(exc)}, 503
+    return {"status": "ok"}
+
+
+@bp.get("/metrics")
+def metrics():
+    """Expose Prometheus metrics."""
+    body, content_type = render()
+    return Response(body, content_type=content_type)

@@ -1,0 +1,41 @@
+"""Batch transcription jobs: submit, read, list, cancel/delete."""
+from flask import Blueprint, request
+
+from app.errors import ApiError
+from app.schemas.transcription import JobListSchema, JobSchema, ListQuerySchema, TranscriptionRequestSchema
+from app.services import transcriptions
+
+bp = Blueprint("transcriptions", __name__, url_prefix="/v1/audio/transcriptions")
+
+
+@bp.post("")
+def create():
+    """Submit an audio file for transcription."""
+    upload = request.files.get("file")
+    if upload is None:
+        raise ApiError(400, "Missing 'file': send the audio as a multipart form field named 'file'")
+    params = TranscriptionRequestSchema().load(request.form.to_dict())
+    job = transcriptions.submit(upload, params)
+    return {"id": job["id"], "status": job["status"], "created_at": job["created_at"]}, 201
+
+
+@bp.get("")
+def index():
+    """List jobs, newest first."""
+    query = ListQuerySchema().load(request.args.to_dict())
+    return JobListSchema().dump(transcriptions.list_jobs(query["limit"], query["cursor"], query["status"]))
+
+
+@bp.get("/<job_id>")
+def show(job_id: str):
+    """Return a job's status and, when completed, its transcript."""
+    return JobSchema().dump(transcriptions.view(transcriptions.get(job_id)))
+
+
+@bp.delete("/<job_id>")
+def destroy(job_id: str):
+    """Cancel a pending or running job; delete a finished one."""
+    job, status = transcriptions.cancel_or_delete(job_id)
+    if job is None:
+        return "", status
+    return JobSchema().dump(job), status

@@ -1,0 +1,61 @@
+"""One JSON error format for every failure: ``{"error": {"code", "message"[, "details"]}}``."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify
+from marshmallow import ValidationError
+from werkzeug.exceptions import HTTPException
+
+logger = logging.getLogger(__name__)
+
+CODES = {
+    400: "invalid_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    500: "internal_error",
+    503: "service_unavailable",
+}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, code: str | None = None, details=None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code or CODES.get(status, "error")
+        self.details = details
+
+
+def error_response(status: int, message: str, code: str | None = None, details=None):
+    body = {"code": code or CODES.get(status, "error"), "message": message}
+    if details is not None:
+        body["details"] = details
+    return jsonify({"error": body}), status
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def _api_error(exc: ApiError):
+        return error_response(exc.status, exc.message, exc.code, exc.details)
+
+    @app.errorhandler(ValidationError)
+    def _validation_error(exc: ValidationError):
+        fields = ", ".join(f"{k}: {' '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in exc.messages.items())
+        return error_response(400, f"Invalid request: {fields}", details=exc.messages)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        message = exc.description or exc.name
+        if exc.code == 413:
+            limit = app.config.get("MAX_CONTENT_LENGTH")
+            message = f"File too large: the limit is {limit // (1024 * 1024)} MB"
+        return error_response(exc.code or 500, message)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        logger.exception("unhandled error")
+        return error_response(500, "Internal server error")

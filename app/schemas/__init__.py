@@ -1,0 +1,1 @@
+"""Marshmallow schemas: request (load) and response (dump) shapes, shared by REST and WebSocket."""

@@ -1,0 +1,1 @@
+"""What the views call: one function per use case, no HTTP in here."""

@@ -1,0 +1,110 @@
+"""Submit, read, cancel and delete batch transcription jobs."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import current_app
+
+from app.errors import ApiError
+from app.extensions import jobs
+from registry import UnknownModelError, load_registry
+from workers import audio, jobstore
+from workers.artifacts import Artifacts
+from workers.pipeline import build_canvas, plan_stages, task_id
+
+logger = logging.getLogger(__name__)
+
+
+def _artifacts(job_id: str) -> Artifacts:
+    return Artifacts(Path(current_app.config["BUDGIE_DATA_DIR"]), job_id)
+
+
+def resolve_model(model_id: str | None):
+    requested = model_id or current_app.config["BUDGIE_DEFAULT_MODEL"]
+    try:
+        return load_registry().resolve(requested)
+    except UnknownModelError as exc:
+        raise ApiError(400, str(exc), "unknown_model", {"valid_models": exc.valid}) from exc
+
+
+def submit(upload, request: dict) -> dict:
+    """Validate the model, language and audio, store the upload and enqueue the job's chain."""
+    entry = resolve_model(request.get("model"))
+    if not entry.supports_language(request.get("language")):
+        raise ApiError(400, entry.language_error, "language_not_supported")
+    job_id = jobstore.new_job_id()
+    files = _artifacts(job_id)
+    files.dir.mkdir(parents=True, exist_ok=True)
+    upload.save(files.upload)
+    try:
+        probe = audio.probe(files.upload)
+    except audio.AudioError as exc:
+        files.remove()
+        raise ApiError(400, str(exc), "invalid_audio") from exc
+    if probe.duration > current_app.config["BUDGIE_MAX_DURATION_S"]:
+        files.remove()
+        raise ApiError(400, f"Audio too long: {probe.duration:.0f}s "
+                            f"(maximum {current_app.config['BUDGIE_MAX_DURATION_S']}s)", "invalid_audio")
+    request = {**request, "model": entry.id, "filename": upload.filename or "upload",
+               "probe": {"duration": probe.duration, "sample_rate": probe.sample_rate,
+                         "channels": probe.channels, "codec": probe.codec}}
+    plan = plan_stages(request, entry)
+    jobs().create(job_id, request, list(plan.stages))
+    try:
+        build_canvas(job_id, request, entry, plan).apply_async()
+    except Exception as exc:  # broker down: do not leave a pending job nobody will run
+        logger.exception("could not enqueue %s", job_id)
+        jobs().transition(job_id, jobstore.FAILED, error="could not enqueue the job", completed_at=jobstore.now())
+        raise ApiError(503, "The job queue is unavailable; try again shortly") from exc
+    return jobs().get(job_id)
+
+
+def get(job_id: str) -> dict:
+    job = jobs().get(job_id)
+    if job is None:
+        raise ApiError(404, f"Job {job_id} not found")
+    return job
+
+
+def view(job: dict) -> dict:
+    """Flatten a stored job into the API shape: progress, current stage and, when done, the result."""
+    stages = job["stages"]
+    done = sum(1 for s in stages if s.get("status") == "completed")
+    running = next((s["stage"] for s in stages if s.get("status") == "running"), None)
+    out = {
+        **{k: job[k] for k in ("id", "status", "created_at", "started_at", "completed_at", "error", "stages")},
+        "model": job["request"].get("model"),
+        "request": {k: v for k, v in job["request"].items() if k != "probe"},
+        "progress": round(done / len(stages), 3) if stages else 0.0,
+        "current_stage": running,
+        "duration": job.get("duration") or job["request"].get("probe", {}).get("duration"),
+    }
+    if job["status"] == jobstore.COMPLETED and job["result"]:
+        out.update(job["result"])
+    return out
+
+
+def list_jobs(limit: int, cursor: float | None, status: str | None) -> dict:
+    found, has_more = jobs().list(limit=limit, before=cursor, status=status)
+    views = [view(j) for j in found]
+    return {"jobs": views, "has_more": has_more, "cursor": found[-1]["created_at"] if has_more else None}
+
+
+def cancel_or_delete(job_id: str) -> tuple[dict | None, int]:
+    """Cancel a pending/running job (revoking its tasks) or delete a finished one."""
+    from workers.celery_app import app as celery
+
+    job = get(job_id)
+    if job["status"] in jobstore.TERMINAL:
+        jobs().delete(job_id)
+        _artifacts(job_id).remove()
+        return None, 204
+    if jobs().transition(job_id, jobstore.CANCELLED, completed_at=jobstore.now(), error="cancelled by request"):
+        for stage in job["stages"]:
+            if stage.get("status") in ("pending", "running"):
+                jobs().update_stage(job_id, stage["stage"], status="cancelled")
+        celery.control.revoke([task_id(job_id, s["stage"]) for s in job["stages"]])
+        return view(jobs().get(job_id)), 200
+    # it finished while we looked: treat as a finished job
+    return cancel_or_delete(job_id)

@@ -1,0 +1,1 @@
+"""Budgie's pipeline stages, engines and the streaming worker."""

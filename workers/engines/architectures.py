@@ -1,0 +1,198 @@
+"""FastConformer-RNNT architectures Budgie builds itself (tests, benchmarks, training).
+
+Parakeet is a FastConformer encoder (8x depthwise-striding subsampling, 80 ms frames) with an
+RNNT decoder. These helpers build the same architecture at other sizes from a plain config dict,
+so tests and benchmarks exercise the production NeMo code path without downloading weights.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Iterable
+
+logger = logging.getLogger(__name__)
+
+#: Encoder sizes: name -> (d_model, n_layers, n_heads, pred_hidden/joint_hidden).
+SIZES = {
+    "test": (64, 2, 2, 64),
+    "tiny": (176, 8, 4, 320),
+    "0.6b": (1024, 24, 8, 640),  # the parakeet-rnnt-0.6b encoder/decoder widths
+}
+
+#: Cache-aware lookaheads (left frames, right frames); the first is the default.
+DEFAULT_ATT_CONTEXTS = [[70, 13], [70, 1]]
+
+
+def train_tokenizer(texts: Iterable[str], out_dir: str | os.PathLike, vocab_size: int) -> Path:
+    """Train a SentencePiece unigram tokenizer in the layout NeMo's BPE models expect."""
+    import sentencepiece as spm
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    corpus = out / "corpus.txt"
+    corpus.write_text("\n".join(t.strip().lower() for t in texts if t.strip()) + "\n")
+    spm.SentencePieceTrainer.train(
+        input=str(corpus),
+        model_prefix=str(out / "tokenizer"),
+        vocab_size=vocab_size,
+        model_type="unigram",
+        character_coverage=1.0,
+        hard_vocab_limit=False,
+        minloglevel=2,
+    )
+    vocab = [line.split("\t")[0] for line in (out / "tokenizer.vocab").read_text().splitlines()]
+    (out / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    corpus.unlink()
+    return out
+
+
+def rnnt_config(
+    tokenizer_dir: str | os.PathLike,
+    size: str = "tiny",
+    *,
+    att_context_size: list | None = None,
+    hybrid_ctc: bool = False,
+    spec_augment: bool = False,
+    dropout: float = 0.1,
+) -> dict:
+    """Return a model config dict for a cache-aware FastConformer-RNNT (optionally hybrid RNNT+CTC).
+
+    ``att_context_size=None`` gives the cache-aware multi-lookahead default; ``[-1, -1]`` gives a
+    full-context (offline-only) encoder like ``nvidia/parakeet-rnnt-0.6b``.
+    """
+    d_model, n_layers, n_heads, hidden = SIZES[size]
+    contexts = DEFAULT_ATT_CONTEXTS if att_context_size is None else att_context_size
+    streaming = contexts != [-1, -1]
+    encoder = {
+        "_target_": "nemo.collections.asr.modules.ConformerEncoder",
+        "feat_in": 80,
+        "feat_out": -1,
+        "n_layers": n_layers,
+        "d_model": d_model,
+        "subsampling": "dw_striding",
+        "subsampling_factor": 8,
+        "subsampling_conv_channels": min(d_model, 256),
+        "causal_downsampling": streaming,
+        "ff_expansion_factor": 4,
+        "self_attention_model": "rel_pos",
+        "n_heads": n_heads,
+        "att_context_size": contexts,
+        "att_context_style": "chunked_limited" if streaming else "regular",
+        "xscaling": True,
+        "untie_biases": True,
+        "pos_emb_max_len": 5000,
+        "conv_kernel_size": 9,
+        "conv_norm_type": "layer_norm" if streaming else "batch_norm",
+        "conv_context_size": "causal" if streaming else None,
+        "dropout": dropout,
+        "dropout_pre_encoder": dropout,
+        "dropout_emb": 0.0,
+        "dropout_att": dropout,
+    }
+    if streaming and isinstance(contexts[0], list) and len(contexts) > 1:
+        encoder["att_context_probs"] = None
+    cfg = {
+        "sample_rate": 16000,
+        "model_defaults": {"enc_hidden": d_model, "pred_hidden": hidden, "joint_hidden": hidden},
+        "tokenizer": {"dir": str(tokenizer_dir), "type": "bpe"},
+        "preprocessor": {
+            "_target_": "nemo.collections.asr.modules.AudioToMelSpectrogramPreprocessor",
+            "sample_rate": 16000,
+            # No per-utterance normalisation: a streaming model cannot see the whole utterance,
+            # so offline and streaming features stay identical.
+            "normalize": "NA",
+            "window_size": 0.025,
+            "window_stride": 0.01,
+            "window": "hann",
+            "features": 80,
+            "n_fft": 512,
+            "log": True,
+            "frame_splicing": 1,
+            "dither": 1e-5,
+            "pad_to": 0,
+            "pad_value": 0.0,
+        },
+        "encoder": encoder,
+        "decoder": {
+            "_target_": "nemo.collections.asr.modules.RNNTDecoder",
+            "normalization_mode": None,
+            "random_state_sampling": False,
+            "blank_as_pad": True,
+            "prednet": {"pred_hidden": hidden, "pred_rnn_layers": 1, "t_max": None, "dropout": dropout},
+        },
+        "joint": {
+            "_target_": "nemo.collections.asr.modules.RNNTJoint",
+            "log_softmax": None,
+            "preserve_memory": False,
+            "fuse_loss_wer": True,
+            "fused_batch_size": 4,
+            "jointnet": {"joint_hidden": hidden, "activation": "relu", "dropout": dropout},
+        },
+        "decoding": {"strategy": "greedy_batch", "greedy": {"max_symbols": 10}},
+        "loss": {"loss_name": "default"},
+        "optim": {"name": "adamw", "lr": 1e-3, "betas": [0.9, 0.98], "weight_decay": 1e-3},
+    }
+    if spec_augment:
+        cfg["spec_augment"] = {
+            "_target_": "nemo.collections.asr.modules.SpectrogramAugmentation",
+            "freq_masks": 2,
+            "time_masks": 5,
+            "freq_width": 27,
+            "time_width": 0.05,
+        }
+    if hybrid_ctc:
+        cfg["aux_ctc"] = {
+            "ctc_loss_weight": 0.3,
+            "use_cer": False,
+            "ctc_reduction": "mean_batch",
+            "decoder": {
+                "_target_": "nemo.collections.asr.modules.ConvASRDecoder",
+                "feat_in": None,
+                "num_classes": -1,
+                "vocabulary": [],
+            },
+            "decoding": {"strategy": "greedy"},
+        }
+    return cfg
+
+
+def build_model(cfg: dict):
+    """Instantiate an untrained NeMo model from :func:`rnnt_config` output."""
+    from omegaconf import OmegaConf
+    from nemo.collections.asr.models import EncDecHybridRNNTCTCBPEModel, EncDecRNNTBPEModel
+
+    model_cls = EncDecHybridRNNTCTCBPEModel if "aux_ctc" in cfg else EncDecRNNTBPEModel
+    model = model_cls(cfg=OmegaConf.create(cfg))
+    return model.eval()
+
+
+def build_and_save(out_path: str | os.PathLike, size: str = "test", *, texts: Iterable[str] | None = None,
+                   vocab_size: int = 64, seed: int = 0, **config_kwargs) -> Path:
+    """Build an untrained model of ``size`` with its own tokenizer and save it as a ``.nemo`` file."""
+    import tempfile
+
+    import torch
+
+    torch.manual_seed(seed)
+    texts = list(texts or _DEFAULT_TEXT)
+    with tempfile.TemporaryDirectory() as tmp:
+        tok = train_tokenizer(texts, Path(tmp) / "tok", vocab_size)
+        model = build_model(rnnt_config(tok, size, **config_kwargs))
+        out = Path(out_path)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        model.save_to(str(out))
+    return out
+
+
+_DEFAULT_TEXT = [
+    "the quick brown fox jumps over the lazy dog",
+    "she sells sea shells by the sea shore",
+    "a journey of a thousand miles begins with a single step",
+    "all that glitters is not gold",
+    "the early bird catches the worm",
+    "actions speak louder than words",
+    "practice makes perfect and time waits for no one",
+    "speech recognition turns spoken words into written text",
+    "budgie serves parakeet models for batch and streaming transcription",
+] * 3

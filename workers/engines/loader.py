@@ -1,0 +1,59 @@
+"""Load a registry entry's NeMo model once per process, from the hub or from a local .nemo file."""
+from __future__ import annotations
+
+import logging
+import threading
+
+from registry import ModelEntry
+from workers.engines.device import resolve_device
+from workers.engines.parakeet import configure_decoding
+
+logger = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+_models: dict[str, object] = {}
+
+
+class ModelLoadError(RuntimeError):
+    """The weights could not be found or read."""
+
+
+def load_nemo_model(entry: ModelEntry, device: str):
+    """Restore ``entry`` onto ``device``: ``restore_from`` for a local path, ``from_pretrained`` for a hub id."""
+    import os
+
+    import torch
+    from nemo.collections.asr.models import ASRModel
+
+    map_location = torch.device(device)
+    if entry.path:
+        if not os.path.exists(entry.path):
+            raise ModelLoadError(f"Model {entry.id}: weights file {entry.path} does not exist")
+        model = ASRModel.restore_from(entry.path, map_location=map_location)
+    else:
+        try:
+            model = ASRModel.from_pretrained(entry.hub, map_location=map_location)
+        except Exception as exc:  # network/hub errors surface with many types
+            raise ModelLoadError(f"Model {entry.id}: could not load '{entry.hub}' from the hub: {exc}") from exc
+    model.eval()
+    if hasattr(model, "cur_decoder"):  # hybrid RNNT+CTC: Budgie serves the RNNT head
+        model.change_decoding_strategy(decoder_type="rnnt", verbose=False)
+    return model
+
+
+def get_model(entry: ModelEntry, configured_device: str = "auto"):
+    """Return the process-wide instance of ``entry``'s model, loading it on first use."""
+    with _lock:
+        model = _models.get(entry.id)
+        if model is None:
+            device = resolve_device(entry, configured_device)
+            logger.info("loading model %s on %s", entry.id, device)
+            model = load_nemo_model(entry, device)
+            configure_decoding(model)
+            _models[entry.id] = model
+        return model
+
+
+def loaded_model_ids() -> list[str]:
+    with _lock:
+        return sorted(_models)

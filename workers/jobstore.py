@@ -1,0 +1,144 @@
+"""Job state in Redis: one hash per job plus a time-ordered index.
+
+Each stage writes only its own ``stage:<name>`` field, so parallel stages (transcribe and
+diarize) never overwrite each other. Status changes go through a transaction that refuses to
+leave a terminal state, so a stage finishing after a cancel cannot reopen the job.
+"""
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+import redis
+
+PENDING, RUNNING, COMPLETED, FAILED, CANCELLED = "pending", "running", "completed", "failed", "cancelled"
+TERMINAL = frozenset({COMPLETED, FAILED, CANCELLED})
+
+
+def new_job_id() -> str:
+    return f"job_{uuid.uuid4().hex[:16]}"
+
+
+def now() -> float:
+    return round(time.time(), 3)
+
+
+class JobStore:
+    def __init__(self, client: redis.Redis, prefix: str = "budgie", ttl_s: int = 7 * 24 * 3600):
+        self.r = client
+        self.prefix = prefix
+        self.ttl_s = ttl_s
+
+    @classmethod
+    def from_url(cls, url: str, prefix: str = "budgie", ttl_s: int = 7 * 24 * 3600) -> "JobStore":
+        return cls(redis.Redis.from_url(url, decode_responses=True), prefix, ttl_s)
+
+    def _key(self, job_id: str) -> str:
+        return f"{self.prefix}:job:{job_id}"
+
+    @property
+    def _index(self) -> str:
+        return f"{self.prefix}:jobs"
+
+    def create(self, job_id: str, request: dict, stages: list[str]) -> dict:
+        created = now()
+        fields = {
+            "id": job_id,
+            "status": PENDING,
+            "created_at": created,
+            "request": json.dumps(request),
+            "stages": json.dumps(stages),
+        }
+        fields.update({f"stage:{s}": json.dumps({"status": PENDING}) for s in stages})
+        pipe = self.r.pipeline()
+        pipe.hset(self._key(job_id), mapping=fields)
+        pipe.expire(self._key(job_id), self.ttl_s)
+        pipe.zadd(self._index, {job_id: created})
+        pipe.execute()
+        return self.get(job_id)
+
+    def exists(self, job_id: str) -> bool:
+        return bool(self.r.exists(self._key(job_id)))
+
+    def get(self, job_id: str) -> dict | None:
+        raw = self.r.hgetall(self._key(job_id))
+        if not raw:
+            return None
+        job = {
+            "id": raw["id"],
+            "status": raw["status"],
+            "created_at": float(raw["created_at"]),
+            "request": json.loads(raw.get("request", "{}")),
+            "error": raw.get("error"),
+            "started_at": _float(raw.get("started_at")),
+            "completed_at": _float(raw.get("completed_at")),
+            "duration": _float(raw.get("duration")),
+            "result": json.loads(raw["result"]) if raw.get("result") else None,
+        }
+        job["stages"] = [{"stage": s, **json.loads(raw.get(f"stage:{s}", "{}"))} for s in json.loads(raw["stages"])]
+        return job
+
+    def status(self, job_id: str) -> str | None:
+        return self.r.hget(self._key(job_id), "status")
+
+    def list(self, limit: int = 20, before: float | None = None, status: str | None = None) -> tuple[list[dict], bool]:
+        """Return up to ``limit`` jobs, newest first, created strictly before ``before``; and whether more exist."""
+        max_score = f"({before}" if before is not None else "+inf"
+        jobs: list[dict] = []
+        offset = 0
+        while len(jobs) <= limit:
+            ids = self.r.zrevrangebyscore(self._index, max_score, "-inf", start=offset, num=limit + 1)
+            if not ids:
+                break
+            offset += len(ids)
+            for job_id in ids:
+                job = self.get(job_id)
+                if job is None:  # expired: drop from the index lazily
+                    self.r.zrem(self._index, job_id)
+                elif status is None or job["status"] == status:
+                    jobs.append(job)
+        return jobs[:limit], len(jobs) > limit
+
+    def transition(self, job_id: str, status: str, **fields) -> bool:
+        """Move the job to ``status`` unless it is already terminal; return whether it moved."""
+        key = self._key(job_id)
+        with self.r.pipeline() as pipe:
+            while True:
+                try:
+                    pipe.watch(key)
+                    current = pipe.hget(key, "status")
+                    if current is None or current in TERMINAL:
+                        pipe.unwatch()
+                        return False
+                    pipe.multi()
+                    pipe.hset(key, mapping={"status": status, **{k: _dump(v) for k, v in fields.items()}})
+                    pipe.execute()
+                    return True
+                except redis.WatchError:
+                    continue
+
+    def set_fields(self, job_id: str, **fields) -> None:
+        self.r.hset(self._key(job_id), mapping={k: _dump(v) for k, v in fields.items()})
+
+    def update_stage(self, job_id: str, stage: str, **fields) -> None:
+        key = self._key(job_id)
+        current = json.loads(self.r.hget(key, f"stage:{stage}") or "{}")
+        current.update(fields)
+        self.r.hset(key, f"stage:{stage}", json.dumps(current))
+
+    def delete(self, job_id: str) -> None:
+        pipe = self.r.pipeline()
+        pipe.delete(self._key(job_id))
+        pipe.zrem(self._index, job_id)
+        pipe.execute()
+
+
+def _dump(value) -> str:
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return str(value)
+
+
+def _float(value: str | None) -> float | None:
+    return None if value in (None, "") else float(value)

@@ -1,0 +1,73 @@
+"""The wrapper every pipeline stage runs in: job-state bookkeeping, cancellation and clear failures."""
+from __future__ import annotations
+
+import functools
+import logging
+import time
+
+from celery.exceptions import Ignore, SoftTimeLimitExceeded
+
+from workers import jobstore
+from workers.artifacts import Artifacts
+from workers.settings import get_settings
+
+logger = logging.getLogger(__name__)
+
+
+class StageError(RuntimeError):
+    """A failure whose message is meant for the API user."""
+
+
+def store() -> jobstore.JobStore:
+    s = get_settings()
+    return jobstore.JobStore.from_url(s.redis_url, s.key_prefix, s.job_ttl_s)
+
+
+def artifacts(job_id: str) -> Artifacts:
+    return Artifacts(get_settings().data_dir, job_id)
+
+
+def stage(name: str):
+    """Record running/completed/failed for stage ``name`` of the job whose id is the first argument.
+
+    A job that was cancelled (or already failed) is not worked on: the task is ignored, which
+    also stops the rest of its chain.
+    """
+
+    def decorate(fn):
+        @functools.wraps(fn)
+        def run(job_id: str, *args, **kwargs):
+            jobs = store()
+            status = jobs.status(job_id)
+            if status is None or status in jobstore.TERMINAL:
+                logger.info("job %s is %s; skipping %s", job_id, status or "gone", name)
+                raise Ignore()
+            started = time.time()
+            jobs.transition(job_id, jobstore.RUNNING)
+            if jobs.r.hget(jobs._key(job_id), "started_at") is None:
+                jobs.set_fields(job_id, started_at=jobstore.now())
+            jobs.update_stage(job_id, name, status="running", started_at=jobstore.now())
+            try:
+                result = fn(job_id, *args, **kwargs)
+            except Exception as exc:
+                message = _user_message(name, exc)
+                logger.exception("job %s: %s failed", job_id, name)
+                jobs.update_stage(job_id, name, status="failed", error=message, completed_at=jobstore.now(),
+                                  duration_ms=int((time.time() - started) * 1000))
+                jobs.transition(job_id, jobstore.FAILED, error=message, completed_at=jobstore.now())
+                raise
+            jobs.update_stage(job_id, name, status="completed", completed_at=jobstore.now(),
+                              duration_ms=int((time.time() - started) * 1000))
+            return result
+
+        return run
+
+    return decorate
+
+
+def _user_message(name: str, exc: Exception) -> str:
+    if isinstance(exc, SoftTimeLimitExceeded):
+        return f"{name}: the stage ran past its time limit"
+    if isinstance(exc, StageError):
+        return f"{name}: {exc}"
+    return f"{name}: {type(exc).__name__}: {exc}"
