@@ -1,0 +1,152 @@
+"""Shared fixtures: a private Redis db, a tiny NeMo model built from a config, a real Celery worker.
+
+Nothing here is mocked: the API talks to the real Redis on 127.0.0.1:6379 (db 13, flushed before
+and after), tasks run in a real ``celery worker`` subprocess, and the model is a real NeMo
+FastConformer-RNNT built at test time (cached between runs in ~/.cache/budgie-test).
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+_DATA_DIR = tempfile.mkdtemp(prefix="budgie-test-data-")
+os.environ.update({
+    "REDIS_URL": os.environ.get("BUDGIE_TEST_REDIS_URL", "redis://127.0.0.1:6379/13"),
+    "BUDGIE_KEY_PREFIX": "budgie-test",
+    "BUDGIE_DATA_DIR": _DATA_DIR,
+    "BUDGIE_DEVICE": "cpu",
+    "PYANNOTE_METRICS_ENABLED": "0",
+    "HF_HUB_OFFLINE": "1",
+})
+
+TEST_MODEL = "parakeet-test"            # cache-aware, random weights, built from a config
+TEST_MODEL_FULL = "parakeet-test-full"  # full-context (offline-trained) variant, random weights
+CACHE = Path(os.environ.get("BUDGIE_TEST_CACHE", Path.home() / ".cache" / "budgie-test"))
+MODEL_VERSION = "v1"  # bump when architectures.py changes what "test" builds
+
+
+def _build(path: Path, **kwargs) -> Path:
+    if not path.exists():
+        from workers.engines.architectures import build_and_save
+
+        tmp = path.with_suffix(".tmp.nemo")
+        build_and_save(tmp, "test", seed=0, **kwargs)
+        tmp.replace(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def test_model_paths() -> dict[str, Path]:
+    CACHE.mkdir(parents=True, exist_ok=True)
+    return {
+        TEST_MODEL: _build(CACHE / f"parakeet-test-{MODEL_VERSION}.nemo"),
+        TEST_MODEL_FULL: _build(CACHE / f"parakeet-test-full-{MODEL_VERSION}.nemo", att_context_size=[-1, -1]),
+    }
+
+
+@pytest.fixture(scope="session", autouse=True)
+def test_registry(test_model_paths, tmp_path_factory) -> Path:
+    """Register the test models next to the built-in ones, for this process and its children."""
+    from registry.catalog import _cached
+
+    path = tmp_path_factory.mktemp("registry") / "test-models.yaml"
+    path.write_text(f"""
+models:
+  - id: {TEST_MODEL}
+    name: Parakeet test (random weights)
+    engine: parakeet
+    source: {{path: {test_model_paths[TEST_MODEL]}}}
+    tier: test
+    languages: [en]
+    streaming: cache_aware
+    word_timestamps: true
+    supports_cpu: true
+  - id: {TEST_MODEL_FULL}
+    name: Parakeet test, full context (random weights)
+    engine: parakeet
+    source: {{path: {test_model_paths[TEST_MODEL_FULL]}}}
+    tier: test
+    languages: [en]
+    streaming: buffered
+    word_timestamps: true
+    supports_cpu: true
+""")
+    os.environ["BUDGIE_REGISTRY_FILES"] = str(path)
+    _cached.cache_clear()
+    return path
+
+
+@pytest.fixture(scope="session")
+def redis_client():
+    import redis
+
+    client = redis.Redis.from_url(os.environ["REDIS_URL"], decode_responses=True)
+    client.flushdb()
+    yield client
+    client.flushdb()
+
+
+@pytest.fixture()
+def app(redis_client):
+    from app import create_app
+
+    return create_app({"TESTING": True, "BUDGIE_DEFAULT_MODEL": TEST_MODEL})
+
+
+@pytest.fixture()
+def client(app):
+    return app.test_client()
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.1, what: str = "condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+@pytest.fixture(scope="session")
+def celery_worker(redis_client, test_registry):
+    """A real ``celery worker`` subprocess consuming every batch queue for the test model."""
+    queues = f"prepare,align,diarize,merge,transcribe.{TEST_MODEL}"
+    log = open(Path(_DATA_DIR) / "worker.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker", "-Q", queues,
+         "--pool", "solo", "-c", "1", "-n", "budgie-test@%h", "--without-gossip", "--without-mingle",
+         "--loglevel", "INFO"],
+        cwd=ROOT, env=os.environ.copy(), stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for(lambda: proc.poll() is not None or any(
+            TEST_MODEL in (redis_client.hget(k, "models") or "")
+            for k in redis_client.scan_iter("budgie-test:batch:worker:*")),
+            timeout=180, interval=0.5, what="the celery worker to load the test model")
+        if proc.poll() is not None:
+            raise RuntimeError(f"celery worker exited: {(Path(_DATA_DIR) / 'worker.log').read_text()[-3000:]}")
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def speech_dir(tmp_path_factory) -> Path:
+    from tests.speech import have_espeak
+
+    if not have_espeak():
+        pytest.fail("espeak-ng and sox are required (apt-get install espeak-ng sox)")
+    return tmp_path_factory.mktemp("speech")

@@ -1,0 +1,31 @@
+import numpy as np
+import pytest
+
+from tests.speech import synthesize
+from workers.audio import AudioError, decode, probe
+
+
+@pytest.mark.parametrize("ext,rate", [("wav", 16000), ("flac", 44100), ("mp3", 22050), ("ogg", 48000)])
+def test_decode_any_format_to_16k_mono(speech_dir, ext, rate):
+    path = synthesize("testing one two three", speech_dir / f"t{rate}.{ext}", sample_rate=rate)
+    info = probe(path)
+    audio = decode(path)
+    assert audio.dtype == np.float32 and audio.ndim == 1
+    assert abs(len(audio) / 16000 - info.duration) < 0.1
+    assert 0.01 < np.abs(audio).max() <= 1.0
+
+
+def test_stereo_is_downmixed(speech_dir):
+    import soundfile as sf
+
+    stereo = np.stack([np.sin(np.linspace(0, 2000, 32000)), np.zeros(32000)], axis=1).astype(np.float32) * 0.5
+    sf.write(speech_dir / "stereo.wav", stereo, 32000)
+    assert probe(speech_dir / "stereo.wav").channels == 2
+    assert len(decode(speech_dir / "stereo.wav")) == 16000
+
+
+def test_garbage_raises_audio_error(tmp_path):
+    path = tmp_path / "x.wav"
+    path.write_bytes(b"\x00\x01garbage" * 10)
+    with pytest.raises(AudioError, match="Unable to read"):
+        probe(path)
