@@ -1,0 +1,1 @@
+"""The real-time streaming worker: cache-aware NeMo inference behind a flask-sock WebSocket."""

@@ -1,0 +1,175 @@
+"""True cache-aware streaming: step many sessions' encoders and RNNT decoders together.
+
+Each session carries the encoder's attention/convolution caches and the RNNT decoder's
+label-looping state from chunk to chunk, so every step encodes only the new chunk and decodes
+only its new frames. Sessions in the same phase (first chunk, steady chunk, last chunk) are
+stacked along the batch axis and go through one ``conformer_stream_step`` call.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import torch
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class StreamState:
+    """Everything one stream needs between steps; small and bounded (features + caches)."""
+
+    feats: torch.Tensor  # [n_mels, T] frames not yet consumed, preceded by the pre-encode cache
+    consumed: int = 0  # frames of ``feats`` already stepped (the tail of those is the pre-encode cache)
+    step: int = 0
+    frames_out: int = 0  # encoder frames decoded so far = the stream time of the next frame
+    cache_channel: torch.Tensor | None = None
+    cache_time: torch.Tensor | None = None
+    cache_len: torch.Tensor | None = None
+    dec_state: object = None  # NeMo label-looping state item, or None before the first token
+    done: bool = False
+    extras: dict = field(default_factory=dict)
+
+
+@dataclass
+class StepOutput:
+    """New tokens of one step: ids and their absolute encoder frame indices."""
+
+    token_ids: list[int]
+    frames: list[int]
+    frames_out: int  # total frames decoded after this step
+
+
+class CacheAwareStepper:
+    """Chunked cache-aware inference for a FastConformer-RNNT trained with limited context."""
+
+    mode = "cache_aware"
+
+    def __init__(self, model, att_context_size: list[int] | None = None):
+        self.model = model
+        model.eval()
+        enc = model.encoder
+        if getattr(enc, "att_context_style", "regular") == "regular" and list(enc.att_context_size) == [-1, -1]:
+            raise ValueError("this model was trained with full context; stream it in buffered mode")
+        if att_context_size:
+            enc.set_default_att_context_size(list(att_context_size))
+        else:
+            enc.setup_streaming_params()
+        cfg = enc.streaming_cfg
+        self.cfg = cfg
+        self.att_context_size = list(enc.att_context_size)
+        pair = lambda v: (v[0], v[1]) if isinstance(v, (list, tuple)) else (v, v)  # noqa: E731
+        self.chunk_first, self.chunk = pair(cfg.chunk_size)
+        self.shift_first, self.shift = pair(cfg.shift_size)
+        self.pre_cache_first, self.pre_cache = pair(cfg.pre_encode_cache_size)
+        self.drop = cfg.drop_extra_pre_encoded
+        self.n_mels = enc._feat_in
+        self.subsampling = int(enc.subsampling_factor)
+        hop = float(model.cfg.preprocessor.window_stride)
+        self.frame_s = hop * self.subsampling
+        self.chunk_ms = round(1000 * hop * self.shift)
+        self._dtype = next(model.parameters()).dtype
+        self._device = next(model.parameters()).device
+
+    def new_state(self) -> StreamState:
+        ch, tm, ln = self.model.encoder.get_initial_cache_state(batch_size=1, dtype=self._dtype, device=self._device)
+        return StreamState(feats=torch.zeros(self.n_mels, 0), cache_channel=ch, cache_time=tm, cache_len=ln)
+
+    def add_features(self, state: StreamState, frames: torch.Tensor) -> None:
+        if frames.shape[1]:
+            state.feats = torch.cat([state.feats, frames], dim=1)
+
+    def ready(self, state: StreamState) -> bool:
+        """True when a full chunk of features is waiting."""
+        need = self.chunk_first if state.step == 0 else self.chunk
+        return state.feats.shape[1] - state.consumed >= need
+
+    def _take(self, state: StreamState, last: bool) -> torch.Tensor | None:
+        first = state.step == 0
+        size = self.chunk_first if first else self.chunk
+        shift = self.shift_first if first else self.shift
+        pre = self.pre_cache_first if first else self.pre_cache
+        start = state.consumed
+        chunk = state.feats[:, start: start + size]
+        if last:
+            chunk = state.feats[:, start:]
+        if chunk.shape[1] == 0:
+            return None
+        lo = max(0, start - pre)
+        cached = state.feats[:, lo:start]
+        if cached.shape[1] < pre:
+            cached = torch.cat([torch.zeros(self.n_mels, pre - cached.shape[1]), cached], dim=1)
+        state.consumed = start + (chunk.shape[1] if last else shift)
+        # keep only what the next step's pre-encode cache needs
+        trim = max(0, state.consumed - self.pre_cache)
+        if trim:
+            state.feats = state.feats[:, trim:]
+            state.consumed -= trim
+        return torch.cat([cached, chunk], dim=1)
+
+    @torch.inference_mode()
+    def step(self, states: list[StreamState], last: bool = False) -> list[StepOutput]:
+        """Advance every state by one chunk in one batched forward pass.
+
+        All states must be in the same phase: either all on their first chunk or all past it.
+        ``last`` consumes whatever features remain (end of stream) and keeps every output frame.
+        """
+        from nemo.collections.asr.parts.utils.rnnt_utils import Hypothesis
+
+        _ensure_eval(self.model)
+        first = states[0].step == 0
+        assert all((s.step == 0) == first for s in states), "mixed phases in one batch"
+        chunks = [self._take(s, last) for s in states]
+        live = [i for i, c in enumerate(chunks) if c is not None]
+        outputs = [StepOutput([], [], s.frames_out) for s in states]
+        if not live:
+            return outputs
+        lengths = torch.tensor([chunks[i].shape[1] for i in live], dtype=torch.int64)
+        signal = torch.zeros(len(live), self.n_mels, int(lengths.max()))
+        for row, i in enumerate(live):
+            signal[row, :, : chunks[i].shape[1]] = chunks[i]
+        group = [states[i] for i in live]
+        prev = [Hypothesis(score=0.0, y_sequence=None, dec_state=s.dec_state, timestamp=None, length=0)
+                if s.dec_state is not None else None for s in group]
+        if all(p is None for p in prev):
+            prev = None
+        (_, _, ch, tm, ln, hyps) = self.model.conformer_stream_step(
+            processed_signal=signal.to(self._device, self._dtype),
+            processed_signal_length=lengths.to(self._device),
+            cache_last_channel=torch.cat([s.cache_channel for s in group], dim=1),
+            cache_last_time=torch.cat([s.cache_time for s in group], dim=1),
+            cache_last_channel_len=torch.cat([s.cache_len for s in group], dim=0),
+            keep_all_outputs=last,
+            previous_hypotheses=prev,
+            drop_extra_pre_encoded=0 if first else self.drop,
+            return_transcription=True,
+        )
+        for row, (i, state) in enumerate(zip(live, group)):
+            hyp = hyps[row]
+            state.cache_channel = ch[:, row: row + 1].clone()
+            state.cache_time = tm[:, row: row + 1].clone()
+            state.cache_len = ln[row: row + 1].clone()
+            state.dec_state = hyp.dec_state
+            ids = _as_list(hyp.y_sequence)
+            stamps = _as_list(hyp.timestamp)
+            n_frames = int(hyp.length) if hyp.length is not None else 0
+            base = state.frames_out
+            state.frames_out = base + n_frames
+            state.step += 1
+            state.done = last
+            outputs[i] = StepOutput(ids, [base + int(t) for t in stamps[: len(ids)]], state.frames_out)
+        return outputs
+
+
+def _ensure_eval(model) -> None:
+    """Force eval mode: NeMo's ``transcribe()`` leaves encoder/decoder/joint in train mode (dropout on)."""
+    if any(getattr(model, name).training for name in ("encoder", "decoder", "joint") if hasattr(model, name)):
+        model.eval()
+
+
+def _as_list(value) -> list:
+    if value is None:
+        return []
+    if isinstance(value, torch.Tensor):
+        return value.tolist()
+    return [int(v) for v in value]
