@@ -29,7 +29,7 @@ os.environ.update({
 TEST_MODEL = "parakeet-test"            # cache-aware, random weights, built from a config
 TEST_MODEL_FULL = "parakeet-test-full"  # full-context (offline-trained) variant, random weights
 CACHE = Path(os.environ.get("BUDGIE_TEST_CACHE", Path.home() / ".cache" / "budgie-test"))
-MODEL_VERSION = "v1"  # bump when architectures.py changes what "test" builds
+MODEL_VERSION = "v2"  # bump when architectures.py changes what "test" builds
 
 
 def _build(path: Path, **kwargs) -> Path:

@@ -2,6 +2,7 @@
 from flask import Blueprint, request
 
 from app.errors import ApiError
+from app.metrics import JOBS_SUBMITTED
 from app.schemas.transcription import JobListSchema, JobSchema, ListQuerySchema, TranscriptionRequestSchema
 from app.services import transcriptions
 
@@ -16,6 +17,7 @@ def create():
         raise ApiError(400, "Missing 'file': send the audio as a multipart form field named 'file'")
     params = TranscriptionRequestSchema().load(request.form.to_dict())
     job = transcriptions.submit(upload, params)
+    JOBS_SUBMITTED.labels(job["request"]["model"]).inc()
     return {"id": job["id"], "status": job["status"], "created_at": job["created_at"]}, 201
 
 

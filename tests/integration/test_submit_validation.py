@@ -127,3 +127,11 @@ def test_models_catalogue(client):
     assert by_id["parakeet-1.1b"]["vram_gb"] == 6.0
     assert client.get("/v1/models/parakeet").get_json()["id"] == "parakeet-0.6b"
     assert_error(client.get("/v1/models/nope"), 404)
+
+
+def test_health_and_metrics_count_submissions(client, good_wav):
+    assert client.get("/health").get_json() == {"status": "ok"}
+    post(client, good_wav, model=TEST_MODEL)
+    text = client.get("/metrics").get_data(as_text=True)
+    assert f'budgie_jobs_submitted_total{{model="{TEST_MODEL}"}}' in text
+    assert 'budgie_http_requests_total{endpoint="transcriptions.create",method="POST",status="201"}' in text

@@ -17,6 +17,8 @@ logger = logging.getLogger(__name__)
 SIZES = {
     "test": (64, 2, 2, 64),
     "tiny": (176, 8, 4, 320),
+    # the size train/ trains for the embedded parakeet-tiny-en (fits a 2-core CPU training budget)
+    "tiny-cpu": (144, 6, 4, 256),
     "0.6b": (1024, 24, 8, 640),  # the parakeet-rnnt-0.6b encoder/decoder widths
 }
 
@@ -130,6 +132,9 @@ def rnnt_config(
             "jointnet": {"joint_hidden": hidden, "activation": "relu", "dropout": dropout},
         },
         "decoding": {"strategy": "greedy_batch", "greedy": {"max_symbols": 10}},
+        # transcribe() on file paths reads these dataloader settings, as on released Parakeet checkpoints
+        "validation_ds": {"manifest_filepath": None, "sample_rate": 16000, "batch_size": 4, "shuffle": False,
+                          "use_start_end_token": False},
         "loss": {"loss_name": "default"},
         "optim": {"name": "adamw", "lr": 1e-3, "betas": [0.9, 0.98], "weight_decay": 1e-3},
     }

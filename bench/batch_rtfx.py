@@ -1,0 +1,139 @@
+"""Batch throughput: raw NeMo ``transcribe()`` RTFx vs Budgie end-to-end RTFx on the same audio.
+
+End to end = HTTP POST -> probe -> Redis broker -> Celery prepare -> transcribe -> merge -> the
+poll that sees ``completed``. Both sides use the same model object type, the same audio and the
+same process-preloaded weights (the worker loads once; model load time is excluded from both).
+
+    python bench/batch_rtfx.py                       # embedded tiny model + a 0.6B-size model, 90 s audio
+    python bench/batch_rtfx.py --sizes tiny --seconds 120
+
+Prints one ``RESULT`` line; ``ratio`` is the smaller (worst) of the per-model ratios.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+CACHE = Path(os.environ.get("BUDGIE_BENCH_CACHE", Path.home() / ".cache" / "budgie-bench"))
+SENTENCES = [
+    "the people of the town went to the market every morning",
+    "she said that the weather would be fine for the rest of the week",
+    "there is nothing more important than a good night of sleep",
+    "he opened the door and looked out at the quiet street",
+    "we will meet again when the work is done",
+    "the old man told a long story about his life at sea",
+]
+
+
+def make_audio(seconds: float, out: Path) -> Path:
+    from tests.speech import concatenate, silence, synthesize
+
+    parts, total, i = [], 0.0, 0
+    gap = silence(out.parent / "gap.wav", 0.6)
+    import soundfile as sf
+
+    while total < seconds:
+        clip = synthesize(SENTENCES[i % len(SENTENCES)], out.parent / f"s{i}.wav",
+                          voice=["en-us", "en-gb", "en-us+f3"][i % 3], rate=150 + 10 * (i % 3))
+        total += sf.info(str(clip)).duration + 0.6
+        parts += [clip, gap]
+        i += 1
+    return concatenate(parts, out)
+
+
+def model_file(size: str) -> tuple[str, Path]:
+    """Return (registry id, .nemo path) for a size: ``tiny`` is the embedded model if present."""
+    from workers.engines.architectures import build_and_save
+
+    if size == "tiny":
+        embedded = ROOT / "registry" / "weights" / "parakeet-tiny-en.nemo"
+        if embedded.exists():
+            return "parakeet-tiny-en", embedded
+    CACHE.mkdir(parents=True, exist_ok=True)
+    path = CACHE / f"bench-{size}.nemo"
+    if not path.exists():
+        print(f"building a random-weights {size} model (once, cached in {CACHE}) ...", file=sys.stderr)
+        build_and_save(path, "test" if size == "tiny" else size, vocab_size=1024 if size == "0.6b" else 64,
+                       att_context_size=[-1, -1] if size == "0.6b" else None)
+    return f"bench-{size}", path
+
+
+def raw_rtfx(path: Path, audio: Path, duration: float, runs: int) -> float:
+    import torch
+    from nemo.collections.asr.models import ASRModel
+
+    model = ASRModel.restore_from(str(path), map_location="cpu").eval()
+    with torch.inference_mode():
+        model.transcribe([str(audio)], timestamps=True, verbose=False)  # warm-up
+        times = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            model.transcribe([str(audio)], timestamps=True, verbose=False)
+            times.append(time.perf_counter() - t0)
+    del model
+    return duration / statistics.median(times)
+
+
+def budgie_rtfx(model_id: str, audio: Path, duration: float, runs: int, redis_url: str) -> float:
+    from app.localstack import LocalStack
+
+    with LocalStack([model_id], redis_url) as stack:
+        stack.transcribe(audio, model=model_id)  # warm-up (first-call allocations, like the raw side)
+        times = []
+        for _ in range(runs):
+            job = stack.transcribe(audio, model=model_id, poll_s=0.01)
+            assert job["status"] == "completed", job.get("error")
+            times.append(job["wall_seconds"])
+    return duration / statistics.median(times)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="tiny,0.6b")
+    parser.add_argument("--seconds", type=float, default=90.0)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/11")
+    args = parser.parse_args()
+
+    import soundfile as sf
+
+    work = Path(tempfile.mkdtemp(prefix="budgie-bench-"))
+    audio = make_audio(args.seconds, work / "bench.wav")
+    duration = sf.info(str(audio)).duration
+    registry = work / "bench-models.yaml"
+    entries, results = [], {}
+    sizes = args.sizes.split(",")
+    paths = {size: model_file(size) for size in sizes}
+    for model_id, path in paths.values():
+        if model_id.startswith("bench-"):
+            entries.append(f"  - {{id: {model_id}, engine: parakeet, source: {{path: {path}}}, languages: [en], "
+                           f"streaming: none, word_timestamps: true, supports_cpu: true}}")
+    registry.write_text("models:\n" + "\n".join(entries) + "\n")
+    os.environ["BUDGIE_REGISTRY_FILES"] = str(registry)
+    os.environ["BUDGIE_DEVICE"] = "cpu"
+
+    print(f"audio: {duration:.1f}s, runs: {args.runs} (median)")
+    print(f"{'model':<22}{'raw NeMo RTFx':>15}{'Budgie e2e RTFx':>18}{'ratio':>8}")
+    for size in sizes:
+        model_id, path = paths[size]
+        raw = raw_rtfx(path, audio, duration, args.runs)
+        e2e = budgie_rtfx(model_id, audio, duration, args.runs, args.redis_url)
+        results[size] = (raw, e2e, e2e / raw)
+        print(f"{model_id:<22}{raw:>15.1f}{e2e:>18.1f}{e2e / raw:>8.3f}")
+    worst = min(r[2] for r in results.values())
+    figures = " ".join(f"ratio_{s.replace('.', '_')}={r[2]:.3f} raw_rtfx_{s.replace('.', '_')}={r[0]:.1f} "
+                       f"e2e_rtfx_{s.replace('.', '_')}={r[1]:.1f}" for s, r in results.items())
+    print(f"RESULT ratio={worst:.3f} {figures} audio_s={duration:.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

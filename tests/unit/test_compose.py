@@ -1,0 +1,56 @@
+"""docker compose cannot run here (no Docker engine); check the file's wiring against the code instead."""
+import re
+from pathlib import Path
+
+import yaml
+
+from registry import load_registry
+from workers.routing import STAGE_QUEUES, model_from_queue
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+SERVICES = COMPOSE["services"]
+
+
+def celery_queues(service: dict) -> list[str]:
+    cmd = service.get("command") or []
+    return cmd[cmd.index("-Q") + 1].split(",") if "-Q" in cmd else []
+
+
+def test_redis_keeps_an_append_only_file():
+    assert "--appendonly" in SERVICES["redis"]["command"]
+    assert SERVICES["redis"]["command"][SERVICES["redis"]["command"].index("--appendonly") + 1] == "yes"
+
+
+def test_every_stage_queue_has_a_consumer_and_gpu_workers_are_solo_and_pinned():
+    consumed = {q for s in SERVICES.values() for q in celery_queues(s)}
+    assert set(STAGE_QUEUES.values()) <= consumed
+    for name, service in SERVICES.items():
+        queues = celery_queues(service)
+        if any(q.startswith("transcribe.") or q == "diarize" for q in queues):
+            cmd = service["command"]
+            assert cmd[cmd.index("--pool") + 1] == "solo" and cmd[cmd.index("--concurrency") + 1] == "1", name
+            devices = service["deploy"]["resources"]["reservations"]["devices"][0]
+            assert devices["capabilities"] == ["gpu"] and devices["count"] == 1, name
+            assert service["environment"]["CUDA_VISIBLE_DEVICES"] == "0", name
+
+
+def test_transcribe_queues_name_registry_models_with_weights_baked_in():
+    for service in SERVICES.values():
+        for queue in celery_queues(service):
+            if model := model_from_queue(queue):
+                entry = load_registry().resolve(model)
+                assert entry.id == model
+                assert service["build"]["args"]["BUDGIE_PRELOAD"] == model
+
+
+def test_services_share_redis_and_storage_and_use_real_dockerfile_targets():
+    targets = set(re.findall(r"^FROM .* AS (\w+)$", (ROOT / "Dockerfile").read_text(), re.M))
+    for name, service in SERVICES.items():
+        if name == "redis":
+            continue
+        assert service["environment"]["REDIS_URL"] == "redis://redis:6379/0", name
+        assert service["build"]["target"] in targets, name
+        if name not in ("flower", "realtime-parakeet-1"):
+            assert "budgie-data:/data" in service["volumes"], name
+    assert SERVICES["realtime-parakeet-1"]["environment"]["MAX_SESSIONS"] == "4"
