@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from workers.streaming.features import StreamingFeaturizer
+
 logger = logging.getLogger(__name__)
 
 
@@ -28,6 +30,7 @@ class StreamState:
     cache_len: torch.Tensor | None = None
     dec_state: object = None  # NeMo label-looping state item, or None before the first token
     done: bool = False
+    featurizer: object = None  # StreamingFeaturizer (cache-aware) ; buffered mode keeps raw audio instead
     extras: dict = field(default_factory=dict)
 
 
@@ -73,7 +76,16 @@ class CacheAwareStepper:
 
     def new_state(self) -> StreamState:
         ch, tm, ln = self.model.encoder.get_initial_cache_state(batch_size=1, dtype=self._dtype, device=self._device)
-        return StreamState(feats=torch.zeros(self.n_mels, 0), cache_channel=ch, cache_time=tm, cache_len=ln)
+        return StreamState(feats=torch.zeros(self.n_mels, 0), cache_channel=ch, cache_time=tm, cache_len=ln,
+                           featurizer=StreamingFeaturizer(self.model.preprocessor))
+
+    def add_audio(self, state: StreamState, audio) -> None:
+        """Featurise new 16 kHz samples (only the new frames are computed)."""
+        self.add_features(state, state.featurizer.push(audio))
+
+    def finish_audio(self, state: StreamState) -> None:
+        """No more audio: emit the trailing frames exactly as the offline preprocessor would."""
+        self.add_features(state, state.featurizer.finish())
 
     def add_features(self, state: StreamState, frames: torch.Tensor) -> None:
         if frames.shape[1]:
@@ -83,6 +95,16 @@ class CacheAwareStepper:
         """True when a full chunk of features is waiting."""
         need = self.chunk_first if state.step == 0 else self.chunk
         return state.feats.shape[1] - state.consumed >= need
+
+    def pending_steps(self, state: StreamState) -> int:
+        """How many full chunks are waiting (for latency bookkeeping)."""
+        avail = state.feats.shape[1] - state.consumed
+        if state.step == 0:
+            if avail < self.chunk_first:
+                return 0
+            rest = avail - self.shift_first
+            return 1 + (0 if rest < self.chunk else (rest - self.chunk) // self.shift + 1)
+        return 0 if avail < self.chunk else (avail - self.chunk) // self.shift + 1
 
     def _take(self, state: StreamState, last: bool) -> torch.Tensor | None:
         first = state.step == 0

@@ -1,0 +1,208 @@
+"""The single inference thread: each tick, drain every session's audio, then step all sessions
+that have a full chunk in one batched forward pass (one per phase), then emit partials, finals
+and endpoints. Socket threads only enqueue, so inference never blocks another session's reads.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+
+from workers.streaming.protocol import CLOSE_INTERNAL, CLOSE_NORMAL, error_message
+from workers.streaming.session import SAMPLE_RATE, Session
+
+logger = logging.getLogger(__name__)
+
+
+class Stats:
+    """Rolling chunk latencies (received -> message sent) and compute totals, for /stats and the bench."""
+
+    def __init__(self, keep: int = 20000):
+        self.latencies: deque = deque(maxlen=keep)
+        self.steps = 0
+        self.batched_sessions = 0
+        self.compute_s = 0.0
+        self.audio_s = 0.0
+        self.lock = threading.Lock()
+
+    def latency(self, seconds: float) -> None:
+        with self.lock:
+            self.latencies.append(seconds)
+
+    def snapshot(self) -> dict:
+        with self.lock:
+            lat = sorted(self.latencies)
+        pick = lambda q: round(1000 * lat[min(len(lat) - 1, int(q * len(lat)))], 1) if lat else None  # noqa: E731
+        return {"chunks": len(lat), "p50_ms": pick(0.5), "p95_ms": pick(0.95), "max_ms": pick(1.0) if lat else None,
+                "steps": self.steps, "mean_batch": round(self.batched_sessions / self.steps, 2) if self.steps else None,
+                "compute_s": round(self.compute_s, 3), "audio_s": round(self.audio_s, 3),
+                "rtf": round(self.compute_s / self.audio_s, 4) if self.audio_s else None}
+
+    def reset(self) -> None:
+        with self.lock:
+            self.latencies.clear()
+            self.steps = self.batched_sessions = 0
+            self.compute_s = self.audio_s = 0.0
+
+
+class Scheduler(threading.Thread):
+    """Owns all model state; the only thread that runs NeMo."""
+
+    def __init__(self, stepper, max_batch: int = 32, max_utterance_s: float = 30.0):
+        super().__init__(name="stream-scheduler", daemon=True)
+        self.stepper = stepper
+        self.max_batch = max_batch
+        self.max_utterance_s = max_utterance_s
+        self.sessions: dict[str, Session] = {}
+        self.cond = threading.Condition()
+        self.running = True
+        self.stats = Stats()
+
+    def add(self, session: Session) -> None:
+        with self.cond:
+            self.sessions[session.id] = session
+            self.cond.notify()
+
+    def remove(self, session: Session) -> None:
+        with self.cond:
+            self.sessions.pop(session.id, None)
+
+    def notify(self) -> None:
+        with self.cond:
+            self.cond.notify()
+
+    def stop(self) -> None:
+        self.running = False
+        self.notify()
+
+    def run(self) -> None:
+        while self.running:
+            with self.cond:
+                if not any(s.inbox or s.barrier or self._ready(s) for s in self.sessions.values()):
+                    self.cond.wait(timeout=0.05)
+                sessions = list(self.sessions.values())
+            try:
+                self.tick(sessions)
+            except Exception:  # never let one bad tick kill the worker's only inference thread
+                logger.exception("scheduler tick failed")
+                time.sleep(0.01)
+
+    # -- one tick --------------------------------------------------------------------------------
+    def tick(self, sessions: list[Session]) -> None:
+        for s in sessions:
+            self._guard(s, self._drain, s)
+        ready = [s for s in sessions if not s.finished and not s.failed and self._ready(s)]
+        for phase in (True, False):
+            group = [s for s in ready if (s.state.step == 0) == phase]
+            for i in range(0, len(group), self.max_batch):
+                self._step(group[i: i + self.max_batch])
+        for s in sessions:
+            if not s.finished and not s.failed:
+                self._guard(s, self._after_step, s)
+
+    def _ready(self, s: Session) -> bool:
+        return not s.finished and not s.failed and self.stepper.ready(s.state)
+
+    def _guard(self, s: Session, fn, *args) -> None:
+        try:
+            fn(*args)
+        except Exception:
+            logger.exception("session %s failed", s.id)
+            self._fail(s)
+
+    def _fail(self, s: Session) -> None:
+        if not s.failed:
+            s.failed = True
+            s.emit(error_message("internal_error", "the streaming worker failed to process this session"))
+            s.close(CLOSE_INTERNAL, "internal error")
+
+    def _drain(self, s: Session) -> None:
+        """Feed queued audio to VAD and features, in order, up to the next flush/end barrier."""
+        while s.inbox and s.barrier is None:
+            kind, payload, t = s.inbox.popleft()
+            if kind == "audio":
+                before = self._pending(s)
+                self.stepper.add_audio(s.state, payload)
+                s.samples_fed += payload.size
+                s.refs.extend([t] * (self._pending(s) - before))
+                for ev in s.endpointer.push(payload):  # VAD times count from the session start
+                    s.emit({"type": f"vad.{ev.kind}", "timestamp": round(ev.time, 3)})
+                    if ev.kind == "speech_end":
+                        s.pending_endpoint = ev.detected_at
+            elif kind == "config":
+                s.interim_results = payload.get("interim_results", s.interim_results)
+                s.word_timestamps = payload.get("word_timestamps", s.word_timestamps)
+                s.endpointer.configure(payload.get("vad_threshold"), payload.get("vad_silence_ms"))
+            else:
+                s.barrier = kind
+
+    def _pending(self, s: Session) -> int:
+        return self.stepper.pending_steps(s.state)
+
+    def _step(self, group: list[Session]) -> None:
+        t0 = time.perf_counter()
+        try:
+            outputs = self.stepper.step([s.state for s in group])
+        except Exception:
+            logger.exception("batched step of %d sessions failed", len(group))
+            for s in group:
+                self._fail(s)
+            return
+        elapsed = time.perf_counter() - t0
+        self.stats.steps += 1
+        self.stats.batched_sessions += len(group)
+        self.stats.compute_s += elapsed
+        self.stats.audio_s += len(group) * self.stepper.chunk_ms / 1000
+        for s, out in zip(group, outputs):
+            t_ref = s.refs.popleft() if s.refs else None
+            s.utterance.add(out.token_ids, out.frames)
+            msg = s.utterance.partial() if s.interim_results else None
+            if msg is not None:
+                s.emit(msg, t_ref)
+            elif t_ref is not None:
+                self.stats.latency(time.monotonic() - t_ref)
+
+    def _decoded_s(self, s: Session) -> float:
+        return s.stream_offset / SAMPLE_RATE + s.state.frames_out * self.stepper.frame_s
+
+    def _after_step(self, s: Session) -> None:
+        """Endpoints, the utterance cap, and flush/end once every full chunk before them is decoded."""
+        decoded = self._decoded_s(s)
+        if s.pending_endpoint is not None and decoded >= s.pending_endpoint:
+            s.pending_endpoint = None
+            self._commit(s)
+        start = s.utterance.start_s()
+        if start is not None and decoded - start >= self.max_utterance_s:
+            self._commit(s)
+        if s.barrier and not self._ready(s):
+            self._finish_stream(s)
+
+    def _commit(self, s: Session) -> None:
+        msg = s.utterance.commit(s.word_timestamps)
+        if msg is not None:
+            s.finals.append(msg)
+            s.emit(msg)
+
+    def _finish_stream(self, s: Session) -> None:
+        """Decode the tail exactly like the offline model's end of audio, then finalize."""
+        self.stepper.finish_audio(s.state)
+        while self.stepper.ready(s.state):
+            self._step([s])
+        out = self.stepper.step([s.state], last=True)[0]
+        s.utterance.add(out.token_ids, out.frames)
+        s.refs.clear()
+        s.pending_endpoint = None
+        self._commit(s)
+        if s.barrier == "end":
+            s.finished = True
+            s.emit({"type": "session.end", "session_id": s.id, "total_audio_seconds": round(s.audio_seconds, 3),
+                    "transcript": s.transcript(),
+                    "segments": [{"start": f["start"], "end": f["end"], "text": f["text"]} for f in s.finals]})
+            s.close(CLOSE_NORMAL, "session ended")
+        else:  # flush: start a fresh model stream where this one stopped
+            s.stream_offset += s.samples_fed
+            s.samples_fed = 0
+            s.state = self.stepper.new_state()
+            s.utterance.offset_s = s.stream_offset / SAMPLE_RATE
+        s.barrier = None

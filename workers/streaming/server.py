@@ -1,0 +1,223 @@
+"""The streaming worker process: load the models once, serve sessions over flask-sock, heartbeat.
+
+``main()`` runs the app under gunicorn's ``gthread`` worker (one process so the model is loaded
+once; one thread per open socket). Inference happens on one scheduler thread per model.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+
+from flask import Flask, current_app, jsonify, request
+from flask_sock import Sock
+from simple_websocket import ConnectionClosed
+
+from registry import load_registry
+from workers.streaming import vad
+from workers.streaming.config import StreamConfig, from_environment
+from workers.streaming.protocol import (CLOSE_BAD_PARAMS, CLOSE_IDLE, CLOSE_NO_CAPACITY, ProtocolError,
+                                        error_message, parse_params)
+from workers.streaming.registration import Registration
+from workers.streaming.scheduler import Scheduler
+from workers.streaming.session import Sender, Session
+from workers.streaming.utterance import Detokenizer
+
+logger = logging.getLogger(__name__)
+
+STREAM_PATH = "/v1/audio/transcriptions/stream"
+sock = Sock()
+
+
+class StreamWorker:
+    """Models, schedulers, session slots and the Redis registration of one worker process."""
+
+    def __init__(self, config: StreamConfig, steppers: dict | None = None):
+        from workers.streaming.engine import build_stepper
+
+        self.config = config
+        self.registry = load_registry()
+        self.schedulers: dict[str, Scheduler] = {}
+        self.detoks: dict[str, Detokenizer] = {}
+        for model_id in config.models:
+            entry = self.registry.resolve(model_id)
+            stepper = (steppers or {}).get(entry.id) or build_stepper(entry, config)
+            self.schedulers[entry.id] = Scheduler(stepper, config.max_batch, config.max_utterance_s)
+            self.detoks[entry.id] = Detokenizer(stepper.model.tokenizer)
+        self.active = 0
+        self.draining = False
+        self._lock = threading.Lock()
+        self.registration = Registration(config.redis_url, config.key_prefix, config.worker_id, self.identity,
+                                         config.heartbeat_s, config.registry_ttl_s)
+
+    def start(self) -> None:
+        for sched in self.schedulers.values():
+            sched.start()
+        self.registration.start()
+
+    def shutdown(self) -> None:
+        self.draining = True
+        self.registration.stop(unregister=True)
+        for sched in self.schedulers.values():
+            sched.stop()
+
+    def identity(self) -> dict:
+        with self._lock:
+            active = self.active
+        status = "draining" if self.draining else ("busy" if active >= self.config.max_sessions else "ready")
+        return {"worker_id": self.config.worker_id, "status": status,
+                "endpoint": f"ws://{self.config.advertise_host}:{self.config.port}",
+                "capacity": self.config.max_sessions, "active_sessions": active,
+                "models": sorted(self.schedulers),
+                "modes": {m: s.stepper.mode for m, s in self.schedulers.items()},
+                "chunk_ms": {m: s.stepper.chunk_ms for m, s in self.schedulers.items()}}
+
+    def acquire(self) -> bool:
+        with self._lock:
+            if self.draining or self.active >= self.config.max_sessions:
+                return False
+            self.active += 1
+        self._publish()
+        return True
+
+    def release(self) -> None:
+        with self._lock:
+            self.active = max(0, self.active - 1)
+        self._publish()
+
+    def _publish(self) -> None:
+        try:  # routing sees the new count now rather than at the next beat
+            self.registration.beat()
+        except Exception as exc:  # Redis trouble must not break a session
+            logger.warning("could not publish session count: %s", exc)
+
+    # -- one WebSocket session -------------------------------------------------------------------
+    def handle(self, ws, args) -> None:
+        try:
+            params, entry = parse_params(args, self.registry, self.config.models[0])
+            if entry.id not in self.schedulers:
+                raise ProtocolError("model_not_served", f"this worker serves {', '.join(self.schedulers)}, "
+                                                        f"not {entry.id}", CLOSE_BAD_PARAMS)
+        except ProtocolError as exc:
+            return _reject(ws, exc.to_message(), exc.close_code, exc.message)
+        if not self.acquire():
+            return _reject(ws, error_message("no_capacity", f"all {self.config.max_sessions} session slots of "
+                                             f"worker {self.config.worker_id} are in use"), CLOSE_NO_CAPACITY,
+                           "no capacity")
+        sched = self.schedulers[entry.id]
+        session = sender = None
+        try:
+            endpointer = vad.Endpointer(vad.load_model(), self.config.vad_threshold, self.config.vad_silence_ms)
+            session = Session(params, sched.stepper, endpointer, self.detoks[entry.id], self.config.max_frame_bytes)
+            session.stepper_languages = entry.languages
+            sender = Sender(session, ws, sched.stats.latency)
+            sender.start()
+            session.emit({"type": "session.begin", "session_id": session.id, "model": entry.id,
+                          "sample_rate": params.sample_rate, "encoding": params.encoding,
+                          "chunk_ms": sched.stepper.chunk_ms, "mode": sched.stepper.mode,
+                          "language": params.language, "worker_id": self.config.worker_id})
+            sched.add(session)
+            self._loop(ws, session, sender, sched)
+        except ConnectionClosed:
+            pass
+        finally:
+            if session is not None:
+                sched.remove(session)
+            if sender is not None:
+                sender.stop()
+                sender.join(timeout=5)
+            self.release()
+            if session is not None:
+                logger.info("session %s closed after %.1fs of audio", session.id, session.audio_seconds)
+
+    def _loop(self, ws, session: Session, sender: Sender, sched: Scheduler) -> None:
+        while not sender.closed.is_set():
+            data = ws.receive(timeout=0.5)
+            if data is None:
+                if not ws.connected:
+                    return
+                if not session.ended and time.monotonic() - session.last_activity > self.config.idle_timeout_s:
+                    session.fail(ProtocolError("session_timeout", f"no data for {self.config.idle_timeout_s:.0f}s",
+                                               CLOSE_IDLE))
+                    sender.closed.wait(5)
+                    return
+                continue
+            try:
+                if isinstance(data, (bytes, bytearray)):
+                    session.on_binary(bytes(data))
+                else:
+                    session.on_text(data)
+            except ProtocolError as exc:
+                session.fail(exc)
+            sched.notify()
+
+
+def _reject(ws, message: dict, code: int, reason: str) -> None:
+    try:
+        ws.send(json.dumps(message))
+        ws.close(reason=code, message=reason[:120])
+    except ConnectionClosed:
+        pass
+
+
+def create_app(config: StreamConfig | None = None, worker: StreamWorker | None = None) -> Flask:
+    """Build the worker's Flask app; ``worker`` lets tests and the benchmark share loaded models."""
+    config = config or from_environment()
+    app = Flask(__name__)
+    app.config["SOCK_SERVER_OPTIONS"] = {"max_message_size": 4 * config.max_frame_bytes, "ping_interval": 20}
+    worker = worker or StreamWorker(config)
+    app.extensions["budgie_stream"] = worker
+    sock.init_app(app)
+
+    @app.get("/health")
+    def health():
+        """Report what this worker serves and how full it is."""
+        return jsonify(worker.identity())
+
+    @app.get("/stats")
+    def stats():
+        """Chunk latency percentiles and compute totals per model."""
+        if request.args.get("reset"):
+            for s in worker.schedulers.values():
+                s.stats.reset()
+        return jsonify({m: s.stats.snapshot() for m, s in worker.schedulers.items()})
+
+    worker.start()
+    return app
+
+
+@sock.route(STREAM_PATH)
+def stream(ws):
+    """Serve one streaming session."""
+    current_app.extensions["budgie_stream"].handle(ws, request.args)
+
+
+def main() -> None:
+    """Run the worker under gunicorn (gthread): one process, a thread per socket."""
+    from gunicorn.app.base import BaseApplication
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = from_environment()
+    holder: dict = {}
+
+    class StreamServer(BaseApplication):
+        def load_config(self):
+            self.cfg.set("bind", f"{config.host}:{config.port}")
+            self.cfg.set("workers", 1)  # one process: the model is loaded once and shared by all sessions
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("threads", config.threads or config.max_sessions + 8)
+            self.cfg.set("timeout", 300)
+            self.cfg.set("graceful_timeout", 5)
+            self.cfg.set("worker_exit", lambda _arbiter, _worker: holder["app"].extensions["budgie_stream"].shutdown()
+                         if "app" in holder else None)
+
+        def load(self):
+            holder["app"] = create_app(config)
+            return holder["app"]
+
+    StreamServer().run()
+
+
+if __name__ == "__main__":
+    main()

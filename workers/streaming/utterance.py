@@ -1,0 +1,81 @@
+"""The current utterance of a stream: tokens with frame times, turned into words and messages.
+
+Tokens only ever get appended (greedy RNNT with carried decoder state), so partial text only
+extends. At an endpoint the utterance is committed (``transcript.final``) and the token list is
+cleared; the model state itself keeps running, so no word is decoded twice or dropped.
+"""
+from __future__ import annotations
+
+import logging
+
+logger = logging.getLogger(__name__)
+
+
+class Detokenizer:
+    """Maps token ids to pieces and words for one SentencePiece tokenizer (cached per model)."""
+
+    def __init__(self, tokenizer):
+        self.tokenizer = tokenizer
+        vocab = tokenizer.vocab_size
+        self.starts_word = [p.startswith("▁") for p in tokenizer.ids_to_tokens(list(range(vocab)))]
+
+    def words(self, ids: list[int], frames: list[int], frame_s: float, offset_s: float) -> list[dict]:
+        """Group tokens into words: ``start`` = first token's frame, ``end`` = last token's frame + 1."""
+        groups: list[tuple[list[int], int, int]] = []
+        for tok, frame in zip(ids, frames):
+            if not groups or self.starts_word[tok]:
+                groups.append(([tok], frame, frame))
+            else:
+                groups[-1][0].append(tok)
+                groups[-1] = (groups[-1][0], groups[-1][1], frame)
+        words = []
+        for toks, first, last in groups:
+            text = self.tokenizer.ids_to_text(toks).strip()
+            if text:
+                words.append({"text": text, "start": round(offset_s + first * frame_s, 3),
+                              "end": round(offset_s + (last + 1) * frame_s, 3)})
+        return words
+
+
+class Utterance:
+    """Tokens decoded since the last final."""
+
+    def __init__(self, detok: Detokenizer, frame_s: float):
+        self.detok = detok
+        self.frame_s = frame_s
+        self.ids: list[int] = []
+        self.frames: list[int] = []
+        self.offset_s = 0.0  # stream time of frame 0 of the current model stream (moves on flush)
+        self.last_partial = ""
+
+    def add(self, ids: list[int], frames: list[int]) -> bool:
+        self.ids.extend(ids)
+        self.frames.extend(frames)
+        return bool(ids)
+
+    def words(self) -> list[dict]:
+        return self.detok.words(self.ids, self.frames, self.frame_s, self.offset_s)
+
+    def start_s(self) -> float | None:
+        return None if not self.frames else self.offset_s + self.frames[0] * self.frame_s
+
+    def partial(self) -> dict | None:
+        """A ``transcript.partial`` if the text grew since the last one."""
+        words = self.words()
+        text = " ".join(w["text"] for w in words)
+        if not text or text == self.last_partial:
+            return None
+        self.last_partial = text
+        return {"type": "transcript.partial", "text": text, "start": words[0]["start"], "end": words[-1]["end"]}
+
+    def commit(self, with_words: bool) -> dict | None:
+        """Return the ``transcript.final`` for the tokens so far (None if empty) and start a new utterance."""
+        words = self.words()
+        self.ids, self.frames, self.last_partial = [], [], ""
+        if not words:
+            return None
+        msg = {"type": "transcript.final", "text": " ".join(w["text"] for w in words),
+               "start": words[0]["start"], "end": words[-1]["end"]}
+        if with_words:
+            msg["words"] = words
+        return msg
