@@ -1,0 +1,286 @@
+"""Accuracy harness for the embedded parakeet-tiny-en model (GitHub issue #3).
+
+Builds a seeded held-out set (cached under ``bench/out/model_wer/``) and scores each transcription *path*:
+
+* ``heldout_trained``: held-out sentences (``train/heldout_sentences.txt``, never trained on) in voices of the training
+  set (``train.data.EVAL_TRAINED_VOICES``), seeded rate / pitch;
+* ``unseen_voice``: held-out sentences in ``train.data.HELDOUT_VOICE`` (an accent and variant never trained on);
+* ``timing``: held-out sentences synthesised word by word (trained voices), each word trimmed to its audible part
+  and concatenated with seeded gaps, so every word's start/end is known exactly. Word start/end mean absolute error
+  is measured on the words that the hypothesis gets right (jiwer alignment "equal" runs).
+
+Paths (each a function ``(audio paths) -> list[Hyp]``):
+  * ``offline``       - ``model.transcribe(..., timestamps=True, return_hypotheses=True)`` (RNNT decoder), at the
+                        model's default lookahead and at every other trained lookahead;
+  * ``batch_api``     - TODO(issue #3): Budgie's batch HTTP API (:func:`transcribe_batch_api`);
+  * ``streaming``     - TODO(issue #3): Budgie's streaming path at each lookahead (:func:`transcribe_streaming`).
+Paths that raise ``NotImplementedError`` are listed in the table as skipped.
+
+    python bench/model_wer.py                       # registry/weights/parakeet-tiny-en.nemo, < 15 min on 2 CPUs
+    python bench/model_wer.py --model other.nemo --n-trained 60 --n-unseen 30 --n-timing 20
+
+Ends with exactly one line:
+``RESULT wer=0.xx unseen_voice_wer=0.xx word_start_mae_ms=NN word_end_mae_ms=NN`` (offline path, default lookahead).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import random
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from train.data import EVAL_TRAINED_VOICES, HELDOUT_FILE, HELDOUT_VOICE, synth  # noqa: E402
+
+DEFAULT_MODEL = ROOT / "registry" / "weights" / "parakeet-tiny-en.nemo"
+OUT = ROOT / "bench" / "out" / "model_wer"
+SEED = 20261125
+SR = 16000
+
+
+@dataclass
+class Hyp:
+    text: str
+    words: list = field(default_factory=list)  # [(word, start_s, end_s)]
+
+
+@dataclass
+class Utt:
+    path: str
+    text: str
+    words: list | None = None  # [(word, start_s, end_s)] when known
+
+
+# ----------------------------------------------------------------------------- held-out set
+def _heldout_test() -> list[str]:
+    return [t for k, t in (ln.split("\t") for ln in HELDOUT_FILE.read_text().splitlines() if ln.strip()) if k == "test"]
+
+
+def _cached(name, build):
+    f = OUT / f"{name}.json"
+    if f.exists():
+        rows = json.loads(f.read_text())
+        if all(Path(r["path"]).exists() for r in rows):
+            return [Utt(**r) for r in rows]
+    utts = build()
+    f.write_text(json.dumps([u.__dict__ for u in utts]))
+    return utts
+
+
+def build_sets(n_trained: int, n_unseen: int, n_timing: int):
+    OUT.mkdir(parents=True, exist_ok=True)
+    sents = _heldout_test()
+    rng = random.Random(SEED)
+    order = list(range(len(sents)))
+    rng.shuffle(order)
+
+    def sentence_set(name, voices, idx):
+        def build():
+            d = OUT / name
+            d.mkdir(exist_ok=True)
+            r = random.Random(f"{SEED}-{name}")
+            utts = []
+            for k, i in enumerate(idx):
+                voice = voices[k % len(voices)]
+                p = d / f"{k:04d}.wav"
+                synth(sents[i], p, voice, r.randint(140, 180), r.randint(35, 65))
+                utts.append(Utt(str(p), sents[i]))
+            return utts
+        return _cached(f"{name}-{len(idx)}", build)
+
+    trained = sentence_set("heldout_trained", EVAL_TRAINED_VOICES, order[:n_trained])
+    unseen = sentence_set("unseen_voice", [HELDOUT_VOICE], order[:n_unseen])
+    timing = _cached(f"timing-{n_timing}", lambda: _timing_set(sents, order[-n_timing:]))
+    return trained, unseen, timing
+
+
+def _trim(a: np.ndarray, thr_db: float = -35.0):
+    """First/last sample of the audible part (10 ms frames within thr_db of the loudest frame)."""
+    n = len(a) // 160
+    if n == 0:
+        return 0, len(a)
+    e = 10 * np.log10(np.mean(a[: n * 160].reshape(n, 160) ** 2, axis=1) + 1e-12)
+    on = np.nonzero(e > e.max() + thr_db)[0]
+    return int(on[0]) * 160, int(on[-1] + 1) * 160
+
+
+def _timing_set(sents, idx):
+    import soundfile as sf
+
+    d = OUT / "timing"
+    (d / "words").mkdir(parents=True, exist_ok=True)
+    r = random.Random(f"{SEED}-timing")
+    utts = []
+    for k, i in enumerate(idx):
+        voice = EVAL_TRAINED_VOICES[k % len(EVAL_TRAINED_VOICES)]
+        rate, pitch = r.randint(140, 180), r.randint(35, 65)
+        pieces = [np.zeros(int(r.uniform(0.2, 0.4) * SR), np.float32)]
+        t = len(pieces[0])
+        words = []
+        for j, w in enumerate(sents[i].split()):
+            wp = d / "words" / f"{k:04d}_{j:02d}.wav"
+            synth(w, wp, voice, rate, pitch)
+            a, _ = sf.read(str(wp), dtype="float32")
+            s, e = _trim(a)
+            a = a[s:e]
+            words.append((w, t / SR, (t + len(a)) / SR))
+            gap = np.zeros(int(r.uniform(0.08, 0.25) * SR), np.float32)
+            pieces += [a, gap]
+            t += len(a) + len(gap)
+        pieces.append(np.zeros(int(0.3 * SR), np.float32))
+        p = d / f"{k:04d}.wav"
+        sf.write(str(p), np.concatenate(pieces), SR, subtype="PCM_16")
+        utts.append(Utt(str(p), sents[i], words))
+    return utts
+
+
+# ----------------------------------------------------------------------------- paths
+def load_model(path):
+    import torch
+    from nemo.collections.asr.models import ASRModel
+
+    torch.set_num_threads(2)
+    for name in ("nemo_logger", "nemo"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    model = ASRModel.restore_from(str(path), map_location="cpu")
+    model.eval()
+    return model
+
+
+def _to_hyp(h) -> Hyp:
+    words = []
+    ts = getattr(h, "timestamp", None) or {}
+    for w in ts.get("word", []) if isinstance(ts, dict) else []:
+        start = w.get("start")
+        end = w.get("end")
+        if start is None:  # offsets are in encoder frames of 80 ms
+            start, end = w["start_offset"] * 0.08, w["end_offset"] * 0.08
+        words.append((w["word"], float(start), float(end)))
+    return Hyp(h.text if hasattr(h, "text") else str(h), words)
+
+
+def transcribe_offline(model, paths, att_context_size=None) -> list[Hyp]:
+    """NeMo ``transcribe()`` with the model's default decoder (RNNT) at one lookahead."""
+    default = list(model.encoder.att_context_size)
+    if att_context_size is not None:
+        model.encoder.set_default_att_context_size(att_context_size)
+    try:
+        out = model.transcribe(list(paths), batch_size=16, timestamps=True, return_hypotheses=True, verbose=False)
+    finally:
+        model.encoder.set_default_att_context_size(default)
+    if isinstance(out, tuple):
+        out = out[0]
+    return [_to_hyp(h) for h in out]
+
+
+def transcribe_batch_api(paths) -> list[Hyp]:
+    """TODO(issue #3): POST each file to Budgie's batch transcription API and parse text + word timestamps."""
+    raise NotImplementedError("Budgie batch API path not wired into the harness yet")
+
+
+def transcribe_streaming(paths, lookahead) -> list[Hyp]:
+    """TODO(issue #3): stream each file through Budgie's cache-aware streaming path at ``lookahead`` frames."""
+    raise NotImplementedError("Budgie streaming path not wired into the harness yet")
+
+
+# ----------------------------------------------------------------------------- metrics
+def wer(utts, hyps) -> float:
+    import jiwer
+
+    return jiwer.wer([u.text for u in utts], [h.text.strip() or "<empty>" for h in hyps])
+
+
+def timing_mae(utts, hyps):
+    """Mean |start| and |end| error (ms) over reference words the hypothesis got right."""
+    import jiwer
+
+    ds, de = [], []
+    for u, h in zip(utts, hyps):
+        if not h.words or not h.text.strip():
+            continue
+        hw = [w for w, _, _ in h.words]
+        out = jiwer.process_words(u.text, " ".join(hw))
+        for c in out.alignments[0]:
+            if c.type != "equal":
+                continue
+            for k in range(c.ref_end_idx - c.ref_start_idx):
+                _, rs, re_ = u.words[c.ref_start_idx + k]
+                _, hs, he = h.words[c.hyp_start_idx + k]
+                ds.append(abs(hs - rs))
+                de.append(abs(he - re_))
+    if not ds:
+        return float("nan"), float("nan"), 0
+    return 1000 * float(np.mean(ds)), 1000 * float(np.mean(de)), len(ds)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default=str(DEFAULT_MODEL))
+    ap.add_argument("--n-trained", type=int, default=150)
+    ap.add_argument("--n-unseen", type=int, default=100)
+    ap.add_argument("--n-timing", type=int, default=50)
+    ap.add_argument("--examples", type=int, default=3)
+    a = ap.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+
+    t0 = time.time()
+    trained, unseen, timing = build_sets(a.n_trained, a.n_unseen, a.n_timing)
+    print(f"held-out set: {len(trained)} trained-voice clips, {len(unseen)} unseen-voice ({HELDOUT_VOICE}) clips, "
+          f"{len(timing)} word-by-word timing clips ({time.time() - t0:.0f} s)", file=sys.stderr)
+    model = load_model(a.model)
+    contexts = [list(c) for c in getattr(model.encoder, "att_context_size_all", [model.encoder.att_context_size])]
+    default_ctx = list(model.encoder.att_context_size)
+
+    paths = [(f"offline lookahead {c[1]} ({'default' if c == default_ctx else 'alt'})",
+              lambda p, c=c: transcribe_offline(model, p, c)) for c in contexts]
+    paths += [("batch API", transcribe_batch_api)]
+    paths += [(f"streaming lookahead {c[1]}", lambda p, c=c: transcribe_streaming(p, c[1])) for c in contexts]
+
+    rows, notes, result = [], [], None
+    for name, fn in paths:
+        try:
+            t = time.time()
+            h_tr = fn([u.path for u in trained])
+            h_un = fn([u.path for u in unseen])
+            h_ti = fn([u.path for u in timing])
+        except NotImplementedError as e:
+            rows.append((name, None))
+            notes.append(f"{name}: skipped ({e})")
+            continue
+        r = {"wer": wer(trained, h_tr), "unseen": wer(unseen, h_un), "timing_wer": wer(timing, h_ti)}
+        r["start_mae"], r["end_mae"], r["n_words"] = timing_mae(timing, h_ti)
+        r["secs"] = time.time() - t
+        rows.append((name, r))
+        if result is None:
+            result = r
+            for u, h in list(zip(trained, h_tr))[: a.examples] + list(zip(unseen, h_un))[: a.examples]:
+                print(f"  REF: {u.text}\n  HYP: {h.text}", file=sys.stderr)
+
+    print(f"\nmodel: {a.model}")
+    print(f"{'path':34s} {'WER trained':>11s} {'WER unseen':>10s} {'WER timing':>10s} {'start MAE ms':>12s} "
+          f"{'end MAE ms':>10s} {'words':>5s} {'secs':>5s}")
+    for name, r in rows:
+        if r is None:
+            print(f"{name:34s} {'skipped (not implemented, see note)':>60s}")
+        else:
+            print(f"{name:34s} {r['wer']:11.3f} {r['unseen']:10.3f} {r['timing_wer']:10.3f} {r['start_mae']:12.0f} "
+                  f"{r['end_mae']:10.0f} {r['n_words']:5d} {r['secs']:5.0f}")
+    for n in notes:
+        print(f"note: {n}")
+    print(f"total {time.time() - t0:.0f} s")
+    print(f"RESULT wer={result['wer']:.2f} unseen_voice_wer={result['unseen']:.2f} "
+          f"word_start_mae_ms={result['start_mae']:.0f} word_end_mae_ms={result['end_mae']:.0f}")
+
+
+if __name__ == "__main__":
+    main()
