@@ -16,6 +16,11 @@ class Settings:
     batch_size: int
     preload_models: tuple[str, ...]
     job_ttl_s: int
+    # diarization (docs/diarization.md)
+    diarizer: str = "embedded"  # embedded | pyannote
+    diarizer_fallback: str = ""  # "embedded": use it when the pyannote pipeline cannot be loaded
+    pyannote_model: str = "pyannote/speaker-diarization-community-1"  # hub id or local directory
+    hf_token: str | None = None
 
 
 def get_settings() -> Settings:
@@ -28,4 +33,8 @@ def get_settings() -> Settings:
         batch_size=int(os.environ.get("BUDGIE_BATCH_SIZE", "4")),
         preload_models=tuple(m for m in os.environ.get("BUDGIE_MODELS", "").split(",") if m),
         job_ttl_s=int(os.environ.get("BUDGIE_JOB_TTL_S", str(7 * 24 * 3600))),
+        diarizer=os.environ.get("BUDGIE_DIARIZER", "embedded").strip().lower(),
+        diarizer_fallback=os.environ.get("BUDGIE_DIARIZER_FALLBACK", "").strip().lower(),
+        pyannote_model=os.environ.get("BUDGIE_PYANNOTE_MODEL", "pyannote/speaker-diarization-community-1"),
+        hf_token=os.environ.get("HF_TOKEN") or None,
     )
