@@ -1,10 +1,31 @@
-"""DIARIZE: find speaker turns on the prepared audio (runs in parallel with transcribe)."""
+"""DIARIZE: find speaker turns on the prepared audio (runs in parallel with transcribe).
+
+Writes ``[{speaker, start, end}]`` to the job's ``turns.json`` for MERGE. The engine comes from
+the worker settings (``BUDGIE_DIARIZER``); an engine that cannot load fails the job with a message
+that says what to configure (docs/diarization.md).
+"""
+import logging
+
 from celery import shared_task
 
-from workers.stage import StageError, stage
+from workers.engines.diarization import DiarizerUnavailable, SpeakerBounds, get_diarizer
+from workers.settings import get_settings
+from workers.stage import StageError, artifacts, stage
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(name="budgie.diarize")
 @stage("diarize")
 def diarize(job_id: str, *, num_speakers=None, min_speakers=None, max_speakers=None) -> dict:
-    raise StageError("no diarization engine is installed yet")
+    files = artifacts(job_id)
+    bounds = SpeakerBounds(num_speakers, min_speakers, max_speakers)
+    try:
+        diarizer = get_diarizer(get_settings())
+    except DiarizerUnavailable as exc:
+        raise StageError(str(exc)) from exc
+    turns = diarizer.diarize(files.audio, bounds)
+    files.write_json(files.turns, turns)
+    speakers = sorted({t["speaker"] for t in turns})
+    logger.info("job %s: %s diarizer found %d speakers in %d turns", job_id, diarizer.name, len(speakers), len(turns))
+    return {"job_id": job_id, "engine": diarizer.name, "speakers": len(speakers), "turns": len(turns)}
