@@ -54,12 +54,23 @@ def smooth_turns(turns: list[dict], min_s: float = FLICKER_S, gap_s: float = NEI
             if near:
                 candidates.append((length, i, max(near, key=lambda j: turns[j]["end"] - turns[j]["start"])))
         if not candidates:
-            return turns
+            return _join_touching(turns)
         _, i, j = min(candidates)
         flicker, host = turns[i], turns[j]
         host["start"], host["end"] = min(host["start"], flicker["start"]), max(host["end"], flicker["end"])
         del turns[i]
         turns.sort(key=lambda t: (t["start"], t["end"]))
+
+
+def _join_touching(turns: list[dict]) -> list[dict]:
+    """Join consecutive turns of one speaker that touch or overlap."""
+    out: list[dict] = []
+    for turn in turns:
+        if out and out[-1]["speaker"] == turn["speaker"] and turn["start"] <= out[-1]["end"] + 1e-6:
+            out[-1]["end"] = max(out[-1]["end"], turn["end"])
+        else:
+            out.append(turn)
+    return out
 
 
 class _TurnIndex:
