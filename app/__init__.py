@@ -25,4 +25,5 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(models.bp)
     app.register_blueprint(health.bp)
     from app.api import exports; app.register_blueprint(exports.bp)  # noqa: E702  GET .../{id}/export/{fmt}
+    from app.ws import stream; stream.init_app(app)  # noqa: E702  WS /v1/audio/transcriptions/stream
     return app

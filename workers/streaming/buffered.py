@@ -122,5 +122,5 @@ class BufferedStepper:
                 x["base"] += drop
             s.step += 1
             s.done = last
-            outputs[i] = StepOutput(ids, [base + int(t) for t in stamps[: len(ids)]], s.frames_out)
+            outputs[i] = StepOutput(ids, [int(t) for t in stamps[: len(ids)]], s.frames_out)
         return outputs

@@ -125,11 +125,12 @@ class Scheduler(threading.Thread):
                 before = self._pending(s)
                 self.stepper.add_audio(s.state, payload)
                 s.samples_fed += payload.size
+                s.utterance.limit_s = (s.stream_offset + s.samples_fed) / SAMPLE_RATE
                 s.refs.extend([t] * (self._pending(s) - before))
                 for ev in s.endpointer.push(payload):  # VAD times count from the session start
                     s.emit({"type": f"vad.{ev.kind}", "timestamp": round(ev.time, 3)})
                     if ev.kind == "speech_end":
-                        s.pending_endpoint = ev.detected_at
+                        s.endpoints.append(ev.detected_at)
             elif kind == "config":
                 s.interim_results = payload.get("interim_results", s.interim_results)
                 s.word_timestamps = payload.get("word_timestamps", s.word_timestamps)
@@ -169,17 +170,16 @@ class Scheduler(threading.Thread):
     def _after_step(self, s: Session) -> None:
         """Endpoints, the utterance cap, and flush/end once every full chunk before them is decoded."""
         decoded = self._decoded_s(s)
-        if s.pending_endpoint is not None and decoded >= s.pending_endpoint:
-            s.pending_endpoint = None
-            self._commit(s)
+        while s.endpoints and decoded >= s.endpoints[0]:
+            self._commit(s, s.endpoints.popleft())
         start = s.utterance.start_s()
         if start is not None and decoded - start >= self.max_utterance_s:
             self._commit(s)
         if s.barrier and not self._ready(s):
             self._finish_stream(s)
 
-    def _commit(self, s: Session) -> None:
-        msg = s.utterance.commit(s.word_timestamps)
+    def _commit(self, s: Session, until_s: float | None = None) -> None:
+        msg = s.utterance.commit(s.word_timestamps, until_s)
         if msg is not None:
             s.finals.append(msg)
             s.emit(msg)
@@ -192,7 +192,8 @@ class Scheduler(threading.Thread):
         out = self.stepper.step([s.state], last=True)[0]
         s.utterance.add(out.token_ids, out.frames)
         s.refs.clear()
-        s.pending_endpoint = None
+        while s.endpoints:
+            self._commit(s, s.endpoints.popleft())
         self._commit(s)
         if s.barrier == "end":
             s.finished = True

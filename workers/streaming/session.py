@@ -47,7 +47,7 @@ class Session:
         self.samples_in = 0  # 16 kHz samples received
         self.samples_fed = 0  # 16 kHz samples given to the model (current model stream starts at stream_offset)
         self.stream_offset = 0  # 16 kHz samples before the current model stream (advances on flush)
-        self.pending_endpoint: float | None = None
+        self.endpoints: deque = deque()  # VAD endpoint times (s) not yet reached by the decoder
         self.finals: list[dict] = []
         self.latencies: list[float] | None = None  # set by the scheduler to collect chunk latencies
         self.last_activity = time.monotonic()

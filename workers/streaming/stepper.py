@@ -39,7 +39,7 @@ class StepOutput:
     """New tokens of one step: ids and their absolute encoder frame indices."""
 
     token_ids: list[int]
-    frames: list[int]
+    frames: list[int]  # NeMo's label-looping state carries decoded_lengths, so these are already absolute
     frames_out: int  # total frames decoded after this step
 
 
@@ -179,7 +179,7 @@ class CacheAwareStepper:
             state.frames_out = base + n_frames
             state.step += 1
             state.done = last
-            outputs[i] = StepOutput(ids, [base + int(t) for t in stamps[: len(ids)]], state.frames_out)
+            outputs[i] = StepOutput(ids, [int(t) for t in stamps[: len(ids)]], state.frames_out)
         return outputs
 
 

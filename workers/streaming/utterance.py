@@ -19,8 +19,10 @@ class Detokenizer:
         vocab = tokenizer.vocab_size
         self.starts_word = [p.startswith("▁") for p in tokenizer.ids_to_tokens(list(range(vocab)))]
 
-    def words(self, ids: list[int], frames: list[int], frame_s: float, offset_s: float) -> list[dict]:
-        """Group tokens into words: ``start`` = first token's frame, ``end`` = last token's frame + 1."""
+    def words(self, ids: list[int], frames: list[int], frame_s: float, offset_s: float,
+              limit_s: float = float("inf")) -> list[dict]:
+        """Group tokens into words: ``start`` = first token's frame, ``end`` = last token's frame + 1,
+        both clamped to ``limit_s`` (the audio actually received; the last frame overhangs it)."""
         groups: list[tuple[list[int], int, int]] = []
         for tok, frame in zip(ids, frames):
             if not groups or self.starts_word[tok]:
@@ -32,8 +34,9 @@ class Detokenizer:
         for toks, first, last in groups:
             text = self.tokenizer.ids_to_text(toks).strip()
             if text:
-                words.append({"text": text, "start": round(offset_s + first * frame_s, 3),
-                              "end": round(offset_s + (last + 1) * frame_s, 3)})
+                start = min(offset_s + first * frame_s, limit_s)
+                end = min(offset_s + (last + 1) * frame_s, limit_s)
+                words.append({"text": text, "start": round(start, 3), "end": round(end, 3)})
         return words
 
 
@@ -46,6 +49,7 @@ class Utterance:
         self.ids: list[int] = []
         self.frames: list[int] = []
         self.offset_s = 0.0  # stream time of frame 0 of the current model stream (moves on flush)
+        self.limit_s = float("inf")  # stream time of the last sample received
         self.last_partial = ""
 
     def add(self, ids: list[int], frames: list[int]) -> bool:
@@ -54,7 +58,7 @@ class Utterance:
         return bool(ids)
 
     def words(self) -> list[dict]:
-        return self.detok.words(self.ids, self.frames, self.frame_s, self.offset_s)
+        return self.detok.words(self.ids, self.frames, self.frame_s, self.offset_s, self.limit_s)
 
     def start_s(self) -> float | None:
         return None if not self.frames else self.offset_s + self.frames[0] * self.frame_s
@@ -68,10 +72,15 @@ class Utterance:
         self.last_partial = text
         return {"type": "transcript.partial", "text": text, "start": words[0]["start"], "end": words[-1]["end"]}
 
-    def commit(self, with_words: bool) -> dict | None:
-        """Return the ``transcript.final`` for the tokens so far (None if empty) and start a new utterance."""
-        words = self.words()
-        self.ids, self.frames, self.last_partial = [], [], ""
+    def commit(self, with_words: bool, until_s: float | None = None) -> dict | None:
+        """Return the ``transcript.final`` for the tokens before ``until_s`` (all if None; None if
+        empty) and keep the rest as the start of the next utterance."""
+        cut = len(self.ids)
+        if until_s is not None:
+            cut = sum(1 for f in self.frames if self.offset_s + f * self.frame_s < until_s)
+        ids, frames = self.ids[:cut], self.frames[:cut]
+        self.ids, self.frames, self.last_partial = self.ids[cut:], self.frames[cut:], ""
+        words = self.detok.words(ids, frames, self.frame_s, self.offset_s, self.limit_s)
         if not words:
             return None
         msg = {"type": "transcript.final", "text": " ".join(w["text"] for w in words),

@@ -1,0 +1,1 @@
+"""WebSocket routes of the API (flask-sock), kept apart from the REST blueprints."""

@@ -1,0 +1,30 @@
+"""Pick a streaming worker for a model from the Redis registry (most free capacity first)."""
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+logger = logging.getLogger(__name__)
+
+
+def live_workers(client, prefix: str, model_id: str, stale_s: float) -> list[dict]:
+    """Workers serving ``model_id`` with a fresh heartbeat and a free slot, most free capacity first."""
+    now = time.time()
+    found = []
+    for key in client.scan_iter(match=f"{prefix}:realtime:worker:*", count=100):
+        info = client.hgetall(key)
+        try:
+            models = json.loads(info.get("models") or "[]")
+            free = int(info.get("capacity", 0)) - int(info.get("active_sessions", 0))
+            age = now - float(info.get("last_heartbeat", 0))
+        except (TypeError, ValueError):
+            logger.warning("ignoring malformed worker entry %s", key)
+            continue
+        if model_id not in models or info.get("status") == "draining" or age > stale_s or free <= 0:
+            continue
+        if not info.get("endpoint"):
+            continue
+        found.append({**info, "key": key, "free": free, "age": age})
+    found.sort(key=lambda w: (-w["free"], w["age"]))
+    return found

@@ -1,0 +1,128 @@
+"""``WS /v1/audio/transcriptions/stream``: validate, pick a worker, relay the session both ways.
+
+The API relays rather than handing the client over, so workers stay on the private network and
+the client sees one stable endpoint. If the chosen worker turns out to be full (its slot count in
+Redis was stale) the next one is tried; when none is left the client gets ``no_capacity``/4503.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from urllib.parse import urlencode
+
+from flask import Flask, current_app, request
+from flask_sock import Sock
+from simple_websocket import Client, ConnectionClosed
+
+from app.extensions import redis_client
+from app.ws.routing import live_workers
+from registry import load_registry
+from workers.streaming.protocol import (CLOSE_NO_CAPACITY, CLOSE_NORMAL, CLOSE_WORKER_LOST, ProtocolError,
+                                        error_message, parse_params)
+
+logger = logging.getLogger(__name__)
+
+PATH = "/v1/audio/transcriptions/stream"
+CONNECT_TIMEOUT_S = 10
+sock = Sock()
+
+
+def init_app(app: Flask) -> None:
+    app.config.setdefault("SOCK_SERVER_OPTIONS", {"ping_interval": 20})
+    sock.init_app(app)
+
+
+def _close(ws, message: dict | None, code: int, reason: str = "") -> None:
+    try:
+        if message is not None:
+            ws.send(json.dumps(message))
+        ws.close(reason=code, message=reason[:120])
+    except ConnectionClosed:
+        pass
+
+
+def _connect(worker: dict, query: str):
+    """Open the upstream session; return (client, first message) or None if this worker cannot take it."""
+    url = f"{worker['endpoint'].rstrip('/')}{PATH}?{query}"
+    try:
+        upstream = Client.connect(url)
+    except Exception as exc:  # refused, DNS, handshake: try the next worker
+        logger.warning("streaming worker %s unreachable: %s", worker.get("worker_id"), exc)
+        return None
+    try:
+        first = upstream.receive(timeout=CONNECT_TIMEOUT_S)
+    except ConnectionClosed:
+        first = None
+    message = json.loads(first) if isinstance(first, str) else None
+    if message is None or message.get("code") == "no_capacity":
+        try:
+            upstream.close()
+        except ConnectionClosed:
+            pass
+        return None
+    return upstream, first
+
+
+@sock.route(PATH)
+def stream(ws) -> None:
+    """Relay one streaming session to the least-loaded worker serving the model."""
+    config = current_app.config
+    try:
+        params, entry = parse_params(request.args, load_registry(), config["BUDGIE_DEFAULT_MODEL"])
+    except ProtocolError as exc:
+        return _close(ws, exc.to_message(), exc.close_code, exc.message)
+    query = urlencode({**request.args.to_dict(), "model": entry.id})
+    workers = live_workers(redis_client(), config["BUDGIE_KEY_PREFIX"], entry.id,
+                           float(config["BUDGIE_REALTIME_STALE_S"]))
+    for worker in workers:
+        connected = _connect(worker, query)
+        if connected:
+            upstream, first = connected
+            ws.send(first)
+            return _relay(ws, upstream, worker)
+    _close(ws, error_message("no_capacity", f"no streaming worker has a free session for {entry.id}"),
+           CLOSE_NO_CAPACITY, "no capacity")
+
+
+def _relay(ws, upstream, worker: dict) -> None:
+    done = threading.Event()
+
+    def downstream() -> None:
+        """Worker -> client, then mirror the worker's close code."""
+        try:
+            while True:
+                data = upstream.receive()
+                if data is None:
+                    continue
+                ws.send(data)
+        except ConnectionClosed:
+            pass
+        except Exception:  # the client is gone
+            logger.info("client left while relaying from %s", worker.get("worker_id"))
+        finally:
+            code = upstream.close_reason
+            done.set()
+            if ws.connected:
+                if isinstance(code, int) and (code == CLOSE_NORMAL or 4000 <= code < 5000):
+                    _close(ws, None, code, upstream.close_message or "")
+                else:
+                    _close(ws, error_message("worker_lost", "the streaming worker went away"), CLOSE_WORKER_LOST,
+                           "worker lost")
+
+    thread = threading.Thread(target=downstream, name="relay-down", daemon=True)
+    thread.start()
+    try:
+        while not done.is_set():
+            data = ws.receive(timeout=0.5)
+            if data is not None and upstream.connected:
+                upstream.send(data)
+    except ConnectionClosed:
+        pass
+    finally:
+        if upstream.connected:
+            try:
+                upstream.close()
+            except ConnectionClosed:
+                pass
+        thread.join(timeout=5)
