@@ -58,11 +58,11 @@ def model_file(size: str) -> tuple[str, Path]:
         if embedded.exists():
             return "parakeet-tiny-en", embedded
     CACHE.mkdir(parents=True, exist_ok=True)
-    path = CACHE / f"bench-{size}.nemo"
+    path = CACHE / f"bench-{size}-calibrated.nemo"
     if not path.exists():
         print(f"building a random-weights {size} model (once, cached in {CACHE}) ...", file=sys.stderr)
         build_and_save(path, "test" if size == "tiny" else size, vocab_size=1024 if size == "0.6b" else 64,
-                       att_context_size=[-1, -1] if size == "0.6b" else None)
+                       att_context_size=[-1, -1] if size == "0.6b" else None, tokens_per_frame=0.3)
     return f"bench-{size}", path
 
 
