@@ -37,6 +37,7 @@ class StreamConfig:
     registry_ttl_s: int = 15  # a dead worker's entry disappears after this
     threads: int = 0  # WSGI threads; 0 = max_sessions + 8
     max_batch: int = 32
+    torch_threads: int = 0  # 0 = torch's default
 
 
 def from_environment() -> StreamConfig:
@@ -68,4 +69,5 @@ def from_environment() -> StreamConfig:
         registry_ttl_s=int(env.get("BUDGIE_REGISTRY_TTL_S", base.registry_ttl_s)),
         threads=int(env.get("WORKER_THREADS", base.threads)),
         max_batch=int(env.get("BUDGIE_STREAM_MAX_BATCH", base.max_batch)),
+        torch_threads=int(env.get("BUDGIE_TORCH_THREADS") or base.torch_threads),
     )

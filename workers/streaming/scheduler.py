@@ -5,6 +5,7 @@ and endpoints. Socket threads only enqueue, so inference never blocks another se
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections import deque
@@ -46,6 +47,40 @@ class Stats:
             self.compute_s = self.audio_s = 0.0
 
 
+class VadThread(threading.Thread):
+    """Runs every session's Silero endpointer off the inference thread (VAD only decides finals,
+    so it must not add to partial latency); the scheduler commits at the times it reports."""
+
+    def __init__(self, wake):
+        super().__init__(name="stream-vad", daemon=True)
+        self.queue: queue.Queue = queue.Queue()
+        self.wake = wake
+
+    def submit(self, s: Session, audio) -> None:
+        s.vad_submitted += 1
+        self.queue.put((s, audio))
+
+    def run(self) -> None:
+        while True:
+            s, audio = self.queue.get()
+            if s is None:
+                return
+            try:
+                if not s.finished and not s.failed:
+                    for ev in s.endpointer.push(audio):  # VAD times count from the session start
+                        s.emit({"type": f"vad.{ev.kind}", "timestamp": round(ev.time, 3)})
+                        if ev.kind == "speech_end":
+                            s.endpoints.append(ev.detected_at)
+            except Exception:
+                logger.exception("VAD failed for session %s", s.id)
+            finally:
+                s.vad_done += 1
+                self.wake()
+
+    def stop(self) -> None:
+        self.queue.put((None, None))
+
+
 class Scheduler(threading.Thread):
     """Owns all model state; the only thread that runs NeMo."""
 
@@ -58,6 +93,11 @@ class Scheduler(threading.Thread):
         self.cond = threading.Condition()
         self.running = True
         self.stats = Stats()
+        self.vad = VadThread(self.notify)
+
+    def start(self) -> None:
+        self.vad.start()
+        super().start()
 
     def add(self, session: Session) -> None:
         with self.cond:
@@ -74,12 +114,14 @@ class Scheduler(threading.Thread):
 
     def stop(self) -> None:
         self.running = False
+        self.vad.stop()
         self.notify()
 
     def run(self) -> None:
         while self.running:
             with self.cond:
-                if not any(s.inbox or s.barrier or self._ready(s) for s in self.sessions.values()):
+                if not any(s.inbox or (s.barrier and not s.vad_pending) or self._ready(s)
+                           for s in self.sessions.values()):
                     self.cond.wait(timeout=0.05)
                 sessions = list(self.sessions.values())
             try:
@@ -127,10 +169,7 @@ class Scheduler(threading.Thread):
                 s.samples_fed += payload.size
                 s.utterance.limit_s = (s.stream_offset + s.samples_fed) / SAMPLE_RATE
                 s.refs.extend([t] * (self._pending(s) - before))
-                for ev in s.endpointer.push(payload):  # VAD times count from the session start
-                    s.emit({"type": f"vad.{ev.kind}", "timestamp": round(ev.time, 3)})
-                    if ev.kind == "speech_end":
-                        s.endpoints.append(ev.detected_at)
+                self.vad.submit(s, payload)
             elif kind == "config":
                 s.interim_results = payload.get("interim_results", s.interim_results)
                 s.word_timestamps = payload.get("word_timestamps", s.word_timestamps)
@@ -175,7 +214,7 @@ class Scheduler(threading.Thread):
         start = s.utterance.start_s()
         if start is not None and decoded - start >= self.max_utterance_s:
             self._commit(s)
-        if s.barrier and not self._ready(s):
+        if s.barrier and not self._ready(s) and not s.vad_pending:
             self._finish_stream(s)
 
     def _commit(self, s: Session, until_s: float | None = None) -> None:

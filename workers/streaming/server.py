@@ -37,6 +37,10 @@ class StreamWorker:
         from workers.streaming.engine import build_stepper
 
         self.config = config
+        if config.torch_threads:
+            import torch
+
+            torch.set_num_threads(config.torch_threads)
         self.registry = load_registry()
         self.schedulers: dict[str, Scheduler] = {}
         self.detoks: dict[str, Detokenizer] = {}
@@ -193,30 +197,41 @@ def stream(ws):
     current_app.extensions["budgie_stream"].handle(ws, request.args)
 
 
-def main() -> None:
-    """Run the worker under gunicorn (gthread): one process, a thread per socket."""
+def serve(config: StreamConfig, factory=None) -> None:
+    """Run ``factory()`` (default: ``create_app(config)``) under gunicorn gthread in this process.
+
+    One worker process so the model is loaded once; one thread per open socket.
+    """
     from gunicorn.app.base import BaseApplication
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    config = from_environment()
     holder: dict = {}
+
+    def shutdown(_arbiter, _worker) -> None:
+        if "app" in holder:
+            holder["app"].extensions["budgie_stream"].shutdown()
 
     class StreamServer(BaseApplication):
         def load_config(self):
             self.cfg.set("bind", f"{config.host}:{config.port}")
-            self.cfg.set("workers", 1)  # one process: the model is loaded once and shared by all sessions
+            self.cfg.set("workers", 1)
             self.cfg.set("worker_class", "gthread")
             self.cfg.set("threads", config.threads or config.max_sessions + 8)
             self.cfg.set("timeout", 300)
             self.cfg.set("graceful_timeout", 5)
-            self.cfg.set("worker_exit", lambda _arbiter, _worker: holder["app"].extensions["budgie_stream"].shutdown()
-                         if "app" in holder else None)
+            self.cfg.set("worker_exit", shutdown)
+            self.cfg.set("control_socket_disable", True)  # several workers may share a host
 
         def load(self):
-            holder["app"] = create_app(config)
+            holder["app"] = factory() if factory else create_app(config)
             return holder["app"]
 
     StreamServer().run()
+
+
+def main() -> None:
+    """Entry point ``budgie-stream-worker``: settings from the environment."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    serve(from_environment())
 
 
 if __name__ == "__main__":

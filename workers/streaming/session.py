@@ -47,6 +47,8 @@ class Session:
         self.samples_in = 0  # 16 kHz samples received
         self.samples_fed = 0  # 16 kHz samples given to the model (current model stream starts at stream_offset)
         self.stream_offset = 0  # 16 kHz samples before the current model stream (advances on flush)
+        self.vad_submitted = 0  # audio pieces queued for the VAD thread (written by the scheduler only)
+        self.vad_done = 0  # ... and processed (written by the VAD thread only)
         self.endpoints: deque = deque()  # VAD endpoint times (s) not yet reached by the decoder
         self.finals: list[dict] = []
         self.latencies: list[float] | None = None  # set by the scheduler to collect chunk latencies
@@ -105,6 +107,10 @@ class Session:
         if error.close_code is not None:
             self.failed = True
             self.close(error.close_code, error.message[:120])
+
+    @property
+    def vad_pending(self) -> int:
+        return self.vad_submitted - self.vad_done
 
     @property
     def audio_seconds(self) -> float:

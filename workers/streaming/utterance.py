@@ -17,7 +17,16 @@ class Detokenizer:
     def __init__(self, tokenizer):
         self.tokenizer = tokenizer
         vocab = tokenizer.vocab_size
-        self.starts_word = [p.startswith("▁") for p in tokenizer.ids_to_tokens(list(range(vocab)))]
+        pieces = tokenizer.ids_to_tokens(list(range(vocab)))
+        self.starts_word = [p.startswith("▁") for p in pieces]
+        # plain pieces detokenize by joining (no tokenizer call per word on every partial)
+        self.plain = [p.replace("▁", "") if not (p.startswith("<") and p.endswith(">")) else None for p in pieces]
+
+    def text(self, ids: list[int]) -> str:
+        parts = [self.plain[i] for i in ids]
+        if any(p is None for p in parts):
+            return self.tokenizer.ids_to_text(ids).strip()
+        return "".join(parts)
 
     def words(self, ids: list[int], frames: list[int], frame_s: float, offset_s: float,
               limit_s: float = float("inf")) -> list[dict]:
@@ -32,7 +41,7 @@ class Detokenizer:
                 groups[-1] = (groups[-1][0], groups[-1][1], frame)
         words = []
         for toks, first, last in groups:
-            text = self.tokenizer.ids_to_text(toks).strip()
+            text = self.text(toks)
             if text:
                 start = min(offset_s + first * frame_s, limit_s)
                 end = min(offset_s + (last + 1) * frame_s, limit_s)

@@ -1,0 +1,251 @@
+"""Streaming latency benchmark: N concurrent real-time sessions against a real streaming worker.
+
+For each model size a worker subprocess builds a random-weight cache-aware FastConformer-RNNT of
+that size (``architectures.rnnt_config``; weights do not change the compute), serves it under
+gunicorn exactly like ``budgie-stream-worker``, and N client threads stream synthesized speech at
+real time in 40 ms frames. Latency is measured by the worker per model chunk: from receiving the
+frame that completed the chunk to sending that chunk's message (GET /stats). RTF = inference time
+/ audio time.
+
+    python bench/stream_latency.py                       # tiny: 1,2,4,8,16 sessions; 0.6b: 1 session
+    python bench/stream_latency.py --sizes tiny --sessions 1,4 --seconds 10
+
+Ends with one line: ``RESULT p95_ms=.. sessions=.. rtf=.. p95_ms_0_6b=.. rtf_0_6b=.. max_sessions_p95_le_100ms=..``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+logger = logging.getLogger("stream_latency")
+PATH = "/v1/audio/transcriptions/stream"
+TEXT = ("speech recognition turns spoken words into written text and budgie serves parakeet models "
+        "for batch and streaming transcription while the quick brown fox jumps over the lazy dog")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# -- worker side (subprocess) --------------------------------------------------------------------
+def serve(size: str, port: int, max_sessions: int, att_context: list[int]) -> None:
+    """Build a random-weight model of ``size`` and serve it like the production worker."""
+    import torch
+
+    from registry.catalog import _cached
+    from workers.engines.architectures import _DEFAULT_TEXT, build_model, rnnt_config, train_tokenizer
+    from workers.streaming.config import StreamConfig
+    from workers.streaming.engine import build_stepper
+    from workers.streaming.server import StreamWorker, create_app
+    from workers.streaming.server import serve as serve_app
+
+    logging.basicConfig(level=logging.WARNING)
+    torch.manual_seed(0)
+    tmp = Path(tempfile.mkdtemp(prefix="bench-stream-"))
+    model_id = f"bench-{size}"
+    reg = tmp / "registry.yaml"
+    reg.write_text(f"models:\n  - id: {model_id}\n    engine: parakeet\n    source: {{path: {tmp}/unused.nemo}}\n"
+                   f"    languages: [en]\n    streaming: cache_aware\n    supports_cpu: true\n")
+    os.environ["BUDGIE_REGISTRY_FILES"] = str(reg)
+    _cached.cache_clear()
+    vocab = 1024 if size == "0.6b" else 256
+    tok = train_tokenizer(_DEFAULT_TEXT * 20 + [TEXT] * 5, tmp / "tok", vocab)
+    model = build_model(rnnt_config(tok, size, dropout=0.0))
+    params = sum(p.numel() for p in model.parameters())
+    rate = calibrate_blank(model, att_context)
+    config = StreamConfig(worker_id=f"bench-{size}-{port}", host="127.0.0.1", port=port, max_sessions=max_sessions,
+                          redis_url=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14"),
+                          key_prefix="budgie-bench", models=(model_id,), device="cpu", att_context_size=att_context,
+                          idle_timeout_s=120, torch_threads=int(os.environ.get("BUDGIE_TORCH_THREADS") or 0))
+    from registry import load_registry
+
+    stepper = build_stepper(load_registry().resolve(model_id), config, model=model)
+    print(json.dumps({"ready": True, "params": params, "chunk_ms": stepper.chunk_ms, "tokens_per_frame": rate}),
+          flush=True)
+    serve_app(config, lambda: create_app(config, StreamWorker(config, {model_id: stepper})))
+
+
+def calibrate_blank(model, att_context: list[int], target: float = 0.3) -> float:
+    """Raise the joint's blank logit until the random model emits ~``target`` tokens per frame.
+
+    Untrained weights emit ``max_symbols`` tokens on every frame, which makes greedy decoding ~10x
+    dearer than for a trained Parakeet (about one token per 3 frames); the encoder cost is unchanged.
+    """
+    import torch
+
+    from workers.streaming.engine import streaming_decoding
+
+    streaming_decoding(model)
+    model.encoder.set_default_att_context_size(att_context)
+    audio = torch.from_numpy(speech(8.0).astype("float32") / 32768.0)[None]
+    with torch.inference_mode():
+        feats, length = model.preprocessor(input_signal=audio, length=torch.tensor([audio.shape[1]]))
+        enc, enc_len = model.encoder(audio_signal=feats, length=length)
+        bias = model.joint.joint_net[-1].bias
+        base = bias[-1].item()
+
+        def rate(shift: float) -> float:
+            bias[-1] = base + shift
+            hyp = model.decoding.rnnt_decoder_predictions_tensor(encoder_output=enc, encoded_lengths=enc_len,
+                                                                 return_hypotheses=True)[0]
+            return len(hyp.y_sequence) / int(enc_len[0])
+
+        lo, hi, best = 0.0, 64.0, (float("inf"), 0.0)
+        for _ in range(14):
+            mid = (lo + hi) / 2
+            r = rate(mid)
+            best = min(best, (abs(r - target), mid))
+            lo, hi = (mid, hi) if r > target else (lo, mid)
+        return round(rate(best[1]), 3)
+
+
+# -- client side ---------------------------------------------------------------------------------
+def run_sessions(url: str, audio, n: int, frame: int = 640) -> list[dict]:
+    """Stream ``audio`` (int16, 16 kHz) from ``n`` threads at real time; return each session.end."""
+    from workers.streaming.client import StreamClient
+
+    ends: list[dict] = [{} for _ in range(n)]
+    errors: list[str] = []
+
+    def one(i: int) -> None:
+        try:
+            c = StreamClient(url, timeout=120)
+            time.sleep(0.013 * i)  # do not align every session's chunk boundary
+            c.stream(audio, chunk=frame, realtime=1.0)
+            c.finish(timeout=300)
+            found = c.of_type("session.end")
+            ends[i] = found[0] if found else {}
+            if not found:
+                errors.append(f"session {i}: no session.end (close {c.close_code})")
+        except Exception as exc:  # report, do not hang the benchmark
+            errors.append(f"session {i}: {exc}")
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for e in errors:
+        print("  !", e)
+    return ends
+
+
+def stats(http: str, reset: bool = False) -> dict:
+    with urllib.request.urlopen(f"{http}/stats{'?reset=1' if reset else ''}", timeout=30) as resp:
+        return next(iter(json.loads(resp.read()).values()))
+
+
+def bench_size(size: str, sessions: list[int], audio, att_context: list[int]) -> dict[int, dict]:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, __file__, "--serve", size, "--port", str(port),
+                             "--max-sessions", str(max(sessions)), "--att-context", ",".join(map(str, att_context))],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                            env={**os.environ, "BUDGIE_TORCH_THREADS": os.environ.get("BUDGIE_TORCH_THREADS", "")})
+    results: dict[int, dict] = {}
+    try:
+        info: dict = {}
+        for line in proc.stdout:  # NeMo logs to stdout too; our line is the JSON one
+            if line.startswith('{"ready"'):
+                info = json.loads(line)
+                break
+        if not info.get("ready"):
+            raise RuntimeError(f"{size} worker failed to start")
+        threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()  # keep the pipe empty
+        http, url = f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}{PATH}"
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                stats(http)
+                break
+            except OSError:
+                time.sleep(0.5)
+        print(f"\n{size}: {info['params'] / 1e6:.1f}M parameters, {info['chunk_ms']} ms chunks, "
+              f"att_context={att_context}, {info['tokens_per_frame']} tokens/frame (blank-calibrated)")
+        run_sessions(url, audio[:16000], 1)  # warm-up
+        print(f"{'sessions':>8} {'chunks':>7} {'p50_ms':>7} {'p95_ms':>7} {'max_ms':>7} {'rtf':>7} {'batch':>6}")
+        for n in sessions:
+            stats(http, reset=True)
+            run_sessions(url, audio, n)
+            s = stats(http)
+            results[n] = s
+            print(f"{n:>8} {s['chunks']:>7} {s['p50_ms']:>7} {s['p95_ms']:>7} {s['max_ms']:>7} {s['rtf']:>7} "
+                  f"{s['mean_batch']:>6}", flush=True)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return results
+
+
+def speech(seconds: float):
+    import numpy as np
+    import soundfile as sf
+
+    from tests.speech import synthesize
+
+    with tempfile.TemporaryDirectory() as tmp:
+        audio, _ = sf.read(synthesize(TEXT, Path(tmp) / "bench.wav"), dtype="int16")
+    reps = int(np.ceil(seconds * 16000 / len(audio)))
+    return np.tile(audio, reps)[: int(seconds * 16000)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--serve", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--max-sessions", type=int, default=16, help=argparse.SUPPRESS)
+    parser.add_argument("--sizes", default="tiny,0.6b")
+    parser.add_argument("--sessions", default="1,2,4,8,16", help="concurrent sessions to try (tiny)")
+    parser.add_argument("--sessions-0-6b", default="1", help="concurrent sessions to try (0.6b)")
+    parser.add_argument("--seconds", type=float, default=12.0, help="audio per session")
+    parser.add_argument("--att-context", default="70,1", help="cache-aware [left,right] frames")
+    parser.add_argument("--headline-sessions", type=int, default=4)
+    args = parser.parse_args()
+    att = [int(v) for v in args.att_context.split(",")]
+    if args.serve:
+        return serve(args.serve, args.port, args.max_sessions, att)
+
+    audio = speech(args.seconds)
+    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; {args.seconds:.0f} s of speech per session "
+          f"streamed at real time in 40 ms frames")
+    results: dict[str, dict[int, dict]] = {}
+    for size in args.sizes.split(","):
+        counts = [int(v) for v in (args.sessions if size != "0.6b" else args.sessions_0_6b).split(",")]
+        results[size] = bench_size(size, counts, audio, att)
+
+    tiny = results.get("tiny", {})
+    big = results.get("0.6b", {})
+    head_n = args.headline_sessions if args.headline_sessions in tiny else (max(tiny) if tiny else 0)
+    ok = [n for n, s in tiny.items() if s["p95_ms"] is not None and s["p95_ms"] <= 100]
+    fields = {
+        "p95_ms": tiny.get(head_n, {}).get("p95_ms"),
+        "sessions": head_n,
+        "rtf": tiny.get(head_n, {}).get("rtf"),
+        "p95_ms_tiny_1": tiny.get(1, {}).get("p95_ms"),
+        "p95_ms_0_6b": big.get(1, {}).get("p95_ms"),
+        "p50_ms_0_6b": big.get(1, {}).get("p50_ms"),
+        "rtf_0_6b": big.get(1, {}).get("rtf"),
+        "max_sessions_p95_le_100ms": max(ok) if ok else 0,
+    }
+    print("RESULT " + " ".join(f"{k}={v}" for k, v in fields.items()))
+
+
+if __name__ == "__main__":
+    main()
