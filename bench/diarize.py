@@ -98,29 +98,55 @@ def _spread_words(text: str, start: float, end: float, speaker: str) -> list[dic
 
 
 def make_dialogue(out_dir: Path, name: str, script: list[tuple[str, str]], gaps: list[float] | float = 0.6,
-                  lead: float = 0.5) -> Dialogue:
-    """Synthesise ``script`` ([(voice key, text)]) into ``out_dir/name.wav`` with ``gaps`` seconds between turns."""
+                  lead: float = 0.5, snr_db: float | None = None) -> Dialogue:
+    """Synthesise ``script`` ([(voice key, text)]) into ``out_dir/name.wav`` with ``gaps`` seconds between turns.
+
+    ``snr_db`` adds white noise at that speech-to-noise ratio (seeded, so the set stays fixed).
+    """
+    return _assemble(out_dir, name, [(key, text, _speak(text, *VOICES[key])) for key, text in script],
+                     gaps, lead, snr_db)
+
+
+def make_recording_mix(out_dir: Path, name: str, parts: list[tuple[str, Path, str]],
+                       gaps: list[float] | float = 0.5) -> Dialogue:
+    """Concatenate real recordings ``[(speaker, 16 kHz wav, transcript)]`` into one conversation."""
+    import soundfile as sf
+
+    pieces = []
+    for speaker, path, text in parts:
+        audio, rate = sf.read(str(path), dtype="float32")
+        if rate != SAMPLE_RATE:
+            raise ValueError(f"{path}: expected {SAMPLE_RATE} Hz")
+        pieces.append((speaker, text, audio))
+    return _assemble(out_dir, name, pieces, gaps, 0.5, None, threshold=0.01)
+
+
+def _assemble(out_dir: Path, name: str, pieces: list[tuple[str, str, np.ndarray]], gaps, lead: float,
+              snr_db: float | None, threshold: float = 0.02) -> Dialogue:
     import soundfile as sf
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    gaps = [gaps] * (len(script) - 1) if isinstance(gaps, (int, float)) else list(gaps)
-    pieces = [np.zeros(int(lead * SAMPLE_RATE), np.float32)]
-    offset = len(pieces[0])
+    gaps = [gaps] * (len(pieces) - 1) if isinstance(gaps, (int, float)) else list(gaps)
+    pieces_out = [np.zeros(int(lead * SAMPLE_RATE), np.float32)]
+    offset = len(pieces_out[0])
     dialogue = Dialogue(name, out_dir / f"{name}.wav", 0.0)
-    for i, (key, text) in enumerate(script):
-        voice, pitch = VOICES[key]
-        audio = _speak(text, voice, pitch)
-        first, last = _voiced_extent(audio)
-        audio = audio[first:last]
+    for i, (key, text, audio) in enumerate(pieces):
+        first, last = _voiced_extent(audio, threshold)
+        audio = np.asarray(audio[first:last], np.float32)
         start, end = offset / SAMPLE_RATE, (offset + len(audio)) / SAMPLE_RATE
         dialogue.turns.append({"speaker": key, "start": round(start, 3), "end": round(end, 3)})
         dialogue.words += _spread_words(text, start, end, key)
-        pieces.append(audio)
+        pieces_out.append(audio)
         offset += len(audio)
         gap = gaps[i] if i < len(gaps) else lead
-        pieces.append(np.zeros(int(gap * SAMPLE_RATE), np.float32))
+        pieces_out.append(np.zeros(int(gap * SAMPLE_RATE), np.float32))
         offset += int(gap * SAMPLE_RATE)
-    audio = np.concatenate(pieces)
+    audio = np.concatenate(pieces_out)
+    if snr_db is not None:
+        speech = np.concatenate([p for p in pieces_out if np.any(p)])
+        noise_rms = np.sqrt(np.mean(speech ** 2)) / (10 ** (snr_db / 20))
+        audio = audio + np.random.default_rng(0).normal(0, noise_rms, len(audio)).astype(np.float32)
+        audio = np.clip(audio, -1, 1)
     sf.write(str(dialogue.wav), audio, SAMPLE_RATE, subtype="PCM_16")
     dialogue.duration = round(len(audio) / SAMPLE_RATE, 3)
     return dialogue
@@ -141,7 +167,36 @@ def fixed_set(out_dir: Path, quick: bool = False) -> list[Dialogue]:
     ]
     if quick:
         specs = specs[:2]
-    return [make_dialogue(out_dir, name, script, gaps) for name, script, gaps in specs]
+    dialogues = [make_dialogue(out_dir, name, script, gaps) for name, script, gaps in specs]
+    if not quick:
+        dialogues.append(make_dialogue(out_dir, "no_gaps", [("A", L[1]), ("C", L[2]), ("B", L[3]), ("A", L[4]),
+                                                            ("C", L[5])], 0.0))
+        dialogues.append(make_dialogue(out_dir, "noisy_20db", [("B", L[6]), ("F", L[7]), ("B", L[8]), ("F", L[9])],
+                                       0.5, snr_db=20))
+        real = real_recordings()
+        if real:
+            dialogues.append(make_recording_mix(out_dir, "real_mix", real, 0.5))
+    return dialogues
+
+
+POCKETSPHINX_DATA = Path("/usr/share/pocketsphinx/test/data")  # Debian pocketsphinx-testdata (optional)
+
+
+def real_recordings() -> list[tuple[str, Path, str]]:
+    """Two real speakers (a LibriVox reader and the 'cards' speaker) when pocketsphinx-testdata is installed."""
+    def book(n: str) -> Path:
+        return POCKETSPHINX_DATA / "librivox" / f"sense_and_sensibility_01_austen_64kb-{n}.wav"
+
+    def cards(n: str) -> Path:
+        return POCKETSPHINX_DATA / "cards" / f"{n}.wav"
+
+    parts = [("L", book("0880"), "he was not an ill disposed young man"),
+             ("K", cards("005"), "eight of spades four of clubs seven of hearts"),
+             ("L", book("0930"), "he might even have been made amiable himself"),
+             ("K", cards("002"), "four queen of clubs"),
+             ("L", book("0890"), "unless to be rather cold hearted and rather selfish is to be ill disposed"),
+             ("K", cards("003"), "seven of clubs")]
+    return parts if all(p.exists() for _, p, _ in parts) else []
 
 
 # ---------------------------------------------------------------- scoring

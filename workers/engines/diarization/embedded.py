@@ -14,6 +14,9 @@ from workers.engines.diarization.clustering import THRESHOLD, cluster
 
 logger = logging.getLogger(__name__)
 
+CLUSTER_WINDOW_FRAMES = 250  # 2.5 s windows for clustering: same-voice similarity ~0.85 vs ~0.8 at 1.5 s
+CLUSTER_HOP_FRAMES = 50
+
 
 class EmbeddedDiarizer:
     name = "embedded"
@@ -48,7 +51,9 @@ class EmbeddedDiarizer:
         if not len(windows):
             logger.info("no speech long enough to diarize in %s", wav)
             return []
-        labels, centroids = cluster(windows.embeddings, bounds, self.threshold)
+        # two scales: long windows give stable voices to cluster, short ones place the boundaries
+        long_windows = embed_regions(audio, regions, CLUSTER_WINDOW_FRAMES, CLUSTER_HOP_FRAMES)
+        labels, centroids = cluster(long_windows.embeddings, bounds, self.threshold)
         turns = label_in_order(region_turns(regions, windows.spans, windows.embeddings @ centroids.T))
         logger.info("diarized %.1fs of audio: %d regions, %d windows, %d speakers, %d turns in %.1fs",
                     len(audio) / 16000, len(regions), len(windows), len(centroids), len(turns), time.time() - started)

@@ -51,8 +51,9 @@ def window_starts(first: int, last: int, width: int = WINDOW_FRAMES, hop: int = 
     return starts, width
 
 
-def embed_regions(audio: np.ndarray, regions: list[tuple[float, float]]) -> Windows:
-    """Embed sliding windows inside each speech region of 16 kHz mono ``audio``."""
+def embed_regions(audio: np.ndarray, regions: list[tuple[float, float]], width: int = WINDOW_FRAMES,
+                  hop: int = HOP_FRAMES) -> Windows:
+    """Embed sliding windows (``width``/``hop`` in 10 ms frames) inside each speech region of 16 kHz mono ``audio``."""
     import torch
     from resemblyzer.audio import normalize_volume, wav_to_mel_spectrogram
 
@@ -61,9 +62,9 @@ def embed_regions(audio: np.ndarray, regions: list[tuple[float, float]]) -> Wind
     mel = wav_to_mel_spectrogram(normalize_volume(audio, -30, increase_only=True))
     by_width: dict[int, list[int]] = {}
     for start, end in regions:
-        starts, width = window_starts(int(start / FRAME_S), min(len(mel), int(np.ceil(end / FRAME_S))))
+        starts, used = window_starts(int(start / FRAME_S), min(len(mel), int(np.ceil(end / FRAME_S))), width, hop)
         if starts:
-            by_width.setdefault(width, []).extend(starts)
+            by_width.setdefault(used, []).extend(starts)
     spans, vectors = [], []
     encoder = _encoder()
     with torch.no_grad():
