@@ -86,6 +86,7 @@ class JobSchema(Schema):
     segments = fields.List(fields.Nested(SegmentSchema))
     words = fields.List(fields.Nested(WordSchema))
     speakers = fields.List(fields.String())
+    warnings = fields.List(fields.String())
 
 
 class JobSummarySchema(Schema):

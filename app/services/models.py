@@ -10,6 +10,17 @@ from flask import current_app
 from registry import ModelEntry, UnknownModelError, load_registry
 
 
+def served_models() -> set[str]:
+    """Models whose ``transcribe.<model>`` queue a live batch worker consumes."""
+    from workers.routing import model_from_queue
+
+    r = redis_client()
+    served: set[str] = set()
+    for key in r.scan_iter(match=f"{current_app.config['BUDGIE_KEY_PREFIX']}:batch:worker:*", count=100):
+        served.update(m for q in json.loads(r.hget(key, "queues") or "[]") if (m := model_from_queue(q)))
+    return served
+
+
 def _loaded_models() -> set[str]:
     """Models loaded by live batch workers and served by live streaming workers (heartbeat keys expire)."""
     r = redis_client()

@@ -8,6 +8,7 @@ from flask import current_app
 
 from app.errors import ApiError
 from app.extensions import jobs
+from app.services.models import served_models
 from registry import UnknownModelError, load_registry
 from workers import audio, jobstore
 from workers.artifacts import Artifacts
@@ -82,6 +83,9 @@ def view(job: dict) -> dict:
     }
     if job["status"] == jobstore.COMPLETED and job["result"]:
         out.update(job["result"])
+    elif job["status"] == jobstore.PENDING and out["model"] not in served_models():
+        out["warnings"] = [f"No worker is serving model {out['model']} right now; "
+                           f"the job starts when one consumes queue transcribe.{out['model']}"]
     return out
 
 

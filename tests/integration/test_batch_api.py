@@ -16,6 +16,13 @@ def sentence_wav(speech_dir):
     return synthesize("the quick brown fox jumps over the lazy dog", speech_dir / "fox.wav")
 
 
+def peak_rss_mb(pid: int) -> float:
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmHWM")
+
+
 def submit(client, path, **form):
     with open(path, "rb") as fh:
         data = {"file": (io.BytesIO(fh.read()), path.name), **{k: str(v) for k, v in form.items()}}
@@ -73,9 +80,12 @@ def test_long_audio_is_chunked_at_silences(client, celery_worker, speech_dir):
                              speech_dir / f"long{i}.wav"), gap]
     block = concatenate(parts, speech_dir / "block.wav")
     ten_minutes = concatenate([block] * 9, speech_dir / "ten_minutes.wav")
+    peak_before = peak_rss_mb(celery_worker.pid)
     created = submit(client, ten_minutes, model=TEST_MODEL)
     job = wait_done(client, created.get_json()["id"], timeout=600)
     assert job["status"] == "completed", job.get("error")
+    # Unchunked, full attention over 7,500 frames needs > 400 MB for one attention matrix here.
+    assert peak_rss_mb(celery_worker.pid) - peak_before < 300, "memory must stay bounded on long audio"
     assert job["duration"] >= 600
     starts = [w["start"] for w in job["words"]]
     assert starts == sorted(starts)

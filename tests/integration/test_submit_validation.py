@@ -135,3 +135,12 @@ def test_health_and_metrics_count_submissions(client, good_wav):
     text = client.get("/metrics").get_data(as_text=True)
     assert f'budgie_jobs_submitted_total{{model="{TEST_MODEL}"}}' in text
     assert 'budgie_http_requests_total{endpoint="transcriptions.create",method="POST",status="201"}' in text
+
+
+def test_pending_job_without_a_worker_says_so(client, good_wav):
+    """parakeet-0.6b needs a GPU worker; none runs here, so the accepted job explains why it waits."""
+    job_id = post(client, good_wav, model="parakeet-0.6b").get_json()["id"]
+    job = client.get(f"/v1/audio/transcriptions/{job_id}").get_json()
+    assert job["status"] == "pending"
+    assert "No worker is serving model parakeet-0.6b" in job["warnings"][0]
+    assert client.delete(f"/v1/audio/transcriptions/{job_id}").get_json()["status"] == "cancelled"
