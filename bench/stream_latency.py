@@ -64,20 +64,28 @@ def serve(size: str, port: int, max_sessions: int, att_context: list[int]) -> No
     os.environ["BUDGIE_REGISTRY_FILES"] = str(reg)
     _cached.cache_clear()
     vocab = 1024 if size == "0.6b" else 256
-    tok = train_tokenizer(_DEFAULT_TEXT * 20 + [TEXT] * 5, tmp / "tok", vocab)
-    model = build_model(rnnt_config(tok, size, dropout=0.0))
-    params = sum(p.numel() for p in model.parameters())
-    rate = calibrate_blank(model, att_context)
     config = StreamConfig(worker_id=f"bench-{size}-{port}", host="127.0.0.1", port=port, max_sessions=max_sessions,
                           redis_url=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14"),
                           key_prefix="budgie-bench", models=(model_id,), device="cpu", att_context_size=att_context,
                           idle_timeout_s=120, torch_threads=int(os.environ.get("BUDGIE_TORCH_THREADS") or 0))
-    from registry import load_registry
 
-    stepper = build_stepper(load_registry().resolve(model_id), config, model=model)
-    print(json.dumps({"ready": True, "params": params, "chunk_ms": stepper.chunk_ms, "tokens_per_frame": rate}),
-          flush=True)
-    serve_app(config, lambda: create_app(config, StreamWorker(config, {model_id: stepper})))
+    def factory():
+        """Build inside gunicorn's worker process: torch must not be used before the fork."""
+        from registry import load_registry
+
+        if config.torch_threads:
+            torch.set_num_threads(config.torch_threads)
+        tok = train_tokenizer(_DEFAULT_TEXT * 20 + [TEXT] * 5, tmp / "tok", vocab)
+        model = build_model(rnnt_config(tok, size, dropout=0.0))
+        params = sum(p.numel() for p in model.parameters())
+        rate = calibrate_blank(model, att_context)
+        stepper = build_stepper(load_registry().resolve(model_id), config, model=model)
+        app = create_app(config, StreamWorker(config, {model_id: stepper}))
+        print(json.dumps({"ready": True, "params": params, "chunk_ms": stepper.chunk_ms, "tokens_per_frame": rate}),
+              flush=True)
+        return app
+
+    serve_app(config, factory)
 
 
 def calibrate_blank(model, att_context: list[int], target: float = 0.3) -> float:

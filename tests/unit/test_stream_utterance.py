@@ -1,0 +1,56 @@
+"""Words, partials and finals built from streamed tokens (real SentencePiece tokenizer of the test model)."""
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import TEST_MODEL
+
+
+@pytest.fixture(scope="module")
+def detok(test_model_paths):
+    from nemo.collections.asr.models import ASRModel
+
+    from workers.streaming.utterance import Detokenizer
+
+    model = ASRModel.restore_from(str(test_model_paths[TEST_MODEL]), map_location="cpu")
+    return Detokenizer(model.tokenizer)
+
+
+def ids_for(detok, text: str) -> list[int]:
+    return detok.tokenizer.text_to_ids(text)
+
+
+def test_words_group_pieces_and_use_frame_times(detok):
+    ids = ids_for(detok, "the quick brown fox")
+    frames = list(range(0, 2 * len(ids), 2))
+    words = detok.words(ids, frames, 0.08, offset_s=1.0)
+    assert [w["text"] for w in words] == ["the", "quick", "brown", "fox"]
+    assert words[0]["start"] == 1.0
+    assert all(a["end"] <= b["start"] for a, b in zip(words, words[1:]))
+    assert words[-1]["end"] == round(1.0 + (frames[-1] + 1) * 0.08, 3)
+    clamped = detok.words(ids, frames, 0.08, offset_s=0.0, limit_s=0.2)
+    assert all(w["end"] <= 0.2 for w in clamped)
+    assert detok.text(ids) == detok.tokenizer.ids_to_text(ids).replace(" ", "")
+
+
+def test_partials_only_extend_and_commit_splits_at_endpoint(detok):
+    from workers.streaming.utterance import Utterance
+
+    u = Utterance(detok, 0.08)
+    ids = ids_for(detok, "she sells sea shells by the sea shore")
+    seen = []
+    for i, tok in enumerate(ids):
+        u.add([tok], [i * 3])
+        msg = u.partial()
+        if msg:
+            assert not seen or msg["text"].startswith(seen[-1])
+            seen.append(msg["text"])
+    assert seen[-1] == "she sells sea shells by the sea shore"
+    assert u.partial() is None  # unchanged text is not re-sent
+    cut = 3 * ids.index(ids_for(detok, "by")[0]) * 0.08 if ids_for(detok, "by")[0] in ids else 1.0
+    final = u.commit(with_words=True, until_s=cut)
+    assert final["type"] == "transcript.final" and final["words"][-1]["end"] <= cut + 0.08 * 3
+    rest = u.commit(with_words=False)
+    assert "words" not in rest
+    assert (final["text"] + " " + rest["text"]).split() == seen[-1].split()
+    assert u.commit(with_words=True) is None  # nothing left
