@@ -47,7 +47,21 @@ class Cue:
 # ---------------------------------------------------------------- line and cue building
 
 def wrap(words: list[str], width: int) -> list[str]:
-    """Greedy word wrap to lines of at most ``width`` characters (an over-long word stays whole)."""
+    """Word wrap to lines of at most ``width`` characters, as even in length as the line count allows.
+
+    An over-long word stays whole on a line of its own.
+    """
+    lines = _greedy_wrap(words, width)
+    if len(lines) > 1:
+        total = len(" ".join(words))
+        for narrower in range(-(-total // len(lines)), width):
+            even = _greedy_wrap(words, narrower)
+            if len(even) <= len(lines):
+                return even
+    return lines
+
+
+def _greedy_wrap(words: list[str], width: int) -> list[str]:
     lines: list[str] = []
     for word in words:
         if lines and len(lines[-1]) + 1 + len(word) <= width:
@@ -84,28 +98,47 @@ def _timed_words(segment: dict) -> list[dict]:
     return out
 
 
-def segment_cues(segment: dict, opts: Options, fmt: str = "srt") -> list[Cue]:
-    """Split one segment (one speaker) into cues that respect the line, line-count and duration limits."""
-    speaker = segment.get("speaker")
-    label = _label(speaker, opts, fmt)
-    cues: list[Cue] = []
+def _pack(words: list[dict], opts: Options, label: str, max_chars: int | None = None) -> list[list[dict]]:
+    """Greedy grouping of words into cues under the line, duration and (optional) character limits."""
+    groups: list[list[dict]] = []
     group: list[dict] = []
-
-    def close():
-        text = ([label] if label else []) + [w["text"] for w in group]
-        cues.append(Cue(group[0]["start"], max(w["end"] for w in group),
-                        tuple(wrap(text, opts.max_line_length)), speaker))
-
-    for word in _timed_words(segment):
+    for word in words:
         candidate = group + [word]
+        texts = [w["text"] for w in candidate]
         too_long = word["end"] - candidate[0]["start"] > opts.max_cue_duration
-        if group and (too_long or not _fits([w["text"] for w in candidate], opts, label)):
-            close()
+        too_many = max_chars is not None and len(" ".join(texts)) > max_chars
+        if group and (too_long or too_many or not _fits(texts, opts, label)):
+            groups.append(group)
             group = [word]
         else:
             group = candidate
     if group:
-        close()
+        groups.append(group)
+    return groups
+
+
+def segment_cues(segment: dict, opts: Options, fmt: str = "srt") -> list[Cue]:
+    """Split one segment (one speaker) into cues that respect the line, line-count and duration limits.
+
+    The cue count is the greedy one; the words are then shared out as evenly as the limits allow, so a
+    long sentence does not end in a two-word orphan cue.
+    """
+    speaker = segment.get("speaker")
+    label = _label(speaker, opts, fmt)
+    words = _timed_words(segment)
+    groups = _pack(words, opts, label)
+    if len(groups) > 1:
+        total = len(" ".join(w["text"] for w in words))
+        for cap in range(-(-total // len(groups)), total + 1):
+            balanced = _pack(words, opts, label, cap)
+            if len(balanced) <= len(groups):
+                groups = balanced
+                break
+    cues = []
+    for group in groups:
+        text = ([label] if label else []) + [w["text"] for w in group]
+        cues.append(Cue(group[0]["start"], max(w["end"] for w in group), tuple(wrap(text, opts.max_line_length)),
+                        speaker))
     return cues
 
 

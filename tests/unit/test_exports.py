@@ -36,9 +36,19 @@ def parse_vtt(body: str):
     return list(webvtt.from_buffer(io.StringIO(body)).captions)
 
 
-def test_wrap_is_greedy_and_never_splits_words():
+def test_wrap_never_splits_words_and_balances_lines():
     assert wrap("a bb ccc dddd".split(), 6) == ["a bb", "ccc", "dddd"]
     assert wrap(["supercalifragilistic", "x"], 5) == ["supercalifragilistic", "x"]
+    lines = wrap("good morning and thanks for calling the support".split(), 42)
+    assert len(lines) == 2 and abs(len(lines[0]) - len(lines[1])) <= 8, lines
+    assert wrap("short line".split(), 42) == ["short line"]
+
+
+def test_a_long_segment_is_shared_evenly_between_cues():
+    cues = build_cues(PLAIN, Options())
+    first_speaker = [c for c in cues if c.start < 7.0]
+    sizes = [len(" ".join(c.lines)) for c in first_speaker]
+    assert len(first_speaker) == 2 and min(sizes) >= 0.6 * max(sizes), sizes
 
 
 def test_srt_parses_and_obeys_line_rules_and_speakers():
