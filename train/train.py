@@ -241,11 +241,11 @@ def export_nemo(model, path):
 
 
 # ----------------------------------------------------------------------------- main loop
-def memorize(cfg, steps=50):
-    """Over-fit one batch of 16 (CTC): proves model, tokenizer and data path can learn."""
+def memorize(cfg, steps=50, n=16):
+    """Over-fit one batch of ``n`` clips (CTC): proves model, tokenizer and data path can learn."""
     torch.manual_seed(0)
     model = build(cfg)
-    rows = [json.loads(l) for l in (ROOT / "train/data/val.json").read_text().splitlines()][:16]
+    rows = [json.loads(l) for l in (ROOT / "train/data/val.json").read_text().splitlines()][:n]
     audios = [sf.read(r["audio_filepath"], dtype="float32")[0] for r in rows]
     batch = collate(audios, [model.tokenizer.text_to_ids(r["text"]) for r in rows])
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.98), weight_decay=1e-3)
@@ -283,6 +283,8 @@ def main():
     ap.add_argument("--stop-at", default=None, help="UTC HH:MM at which to save and stop")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--memorize", action="store_true")
+    ap.add_argument("--mem-steps", type=int, default=50)
+    ap.add_argument("--mem-n", type=int, default=16)
     ap.add_argument("--no-export", action="store_true")
     a = ap.parse_args()
 
@@ -293,7 +295,7 @@ def main():
     os.chdir(ROOT)
     cfg = load_cfg(a.config)
     if a.memorize:
-        return memorize(cfg)
+        return memorize(cfg, a.mem_steps, a.mem_n)
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
