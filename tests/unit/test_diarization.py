@@ -194,3 +194,12 @@ def test_diarize_stage_fails_the_job_with_the_message(redis_client, monkeypatch,
     turns = ok_files.read_json(ok_files.turns)
     assert turns and set(turns[0]) == {"speaker", "start", "end"}
     assert {s["stage"]: s["status"] for s in store().get(ok_id)["stages"]}["diarize"] == "completed"
+
+
+def test_pyannote_turns_are_clipped_to_the_audio():
+    from workers.engines.diarization.pyannote_engine import clip_turns
+
+    turns = [{"speaker": "A", "start": -0.2, "end": 1.0}, {"speaker": "B", "start": 9.5, "end": 10.4},
+             {"speaker": "A", "start": 10.1, "end": 10.3}]
+    assert clip_turns(turns, 10.0) == [{"speaker": "A", "start": 0.0, "end": 1.0},
+                                       {"speaker": "B", "start": 9.5, "end": 10.0}]

@@ -68,6 +68,16 @@ def annotation_to_turns(annotation) -> list[dict]:
     return sorted(turns, key=lambda t: (t["start"], t["end"]))
 
 
+def clip_turns(turns: list[dict], duration: float) -> list[dict]:
+    """Keep turns inside the audio: pyannote's last, padded chunk can reach past the end."""
+    out = []
+    for t in turns:
+        start, end = max(0.0, t["start"]), min(duration, t["end"])
+        if end > start:
+            out.append({**t, "start": round(start, 3), "end": round(end, 3)})
+    return out
+
+
 class PyannoteDiarizer:
     name = "pyannote"
 
@@ -87,10 +97,11 @@ class PyannoteDiarizer:
 
         if self.pipeline is None:
             self.load()
-        waveform = torch.from_numpy(read_wav(wav))[None]
+        audio = read_wav(wav)
+        waveform = torch.from_numpy(audio)[None]
         output = self.pipeline({"waveform": waveform, "sample_rate": SAMPLE_RATE}, **bounds.as_kwargs())
         # pyannote 4 returns DiarizeOutput; its exclusive diarization (one speaker at a time) is the one
         # meant for reconciling with word timestamps. pyannote 3.x returns an Annotation.
         annotation = getattr(output, "exclusive_speaker_diarization", None) or getattr(
             output, "speaker_diarization", output)
-        return label_in_order(annotation_to_turns(annotation))
+        return label_in_order(clip_turns(annotation_to_turns(annotation), len(audio) / SAMPLE_RATE))
