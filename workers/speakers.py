@@ -5,8 +5,10 @@ Rules (after Dalston's merge, docs/diarization.md):
 1. Turns shorter than ``FLICKER_S`` (250 ms) next to another turn are diarizer flicker; they are
    absorbed into their longer neighbour before any word is attributed.
 2. Each word takes the speaker whose turns overlap it the longest (overlapping turns are fine).
-3. A word no turn overlaps (it sits in a pause, or has zero length) takes the nearest turn's speaker.
-4. Speakers are renamed ``SPEAKER_00``, ``SPEAKER_01`` ... in order of first appearance.
+3. A sentence-final word (ending in . ! or ?) takes the speaker talking at its start when there is
+   one: ASR end times of final words tend to run on into the pause, or the next speaker's turn.
+4. A word no turn overlaps (it sits in a pause, or has zero length) takes the nearest turn's speaker.
+5. Speakers are renamed ``SPEAKER_00``, ``SPEAKER_01`` ... in order of first appearance.
 
 With no turns at all every word's speaker is ``None``. Pure Python, so it is cheap to test.
 """
@@ -20,6 +22,7 @@ logger = logging.getLogger(__name__)
 
 FLICKER_S = 0.25  # turns shorter than this are smoothed into a neighbour
 NEIGHBOUR_GAP_S = 0.5  # ... when that neighbour is at most this far away
+SENTENCE_END = (".", "!", "?")
 
 
 def relabel(turns: list[dict]) -> list[dict]:
@@ -125,6 +128,10 @@ def assign_speakers(words: list[dict], turns: list[dict] | None) -> list[dict]:
         return out
     for w in out:
         start, end = float(w["start"]), float(max(w["end"], w["start"]))
+        if str(w.get("text", "")).rstrip().endswith(SENTENCE_END) and end > start:
+            at_start = index.overlaps(start, min(end, start + 0.01))
+            if at_start:
+                end = min(end, start + 0.01)
         totals = index.overlaps(start, end) if end > start else {}
         if totals:
             w["speaker"] = min(totals.items(), key=lambda kv: (-kv[1], kv[0]))[0]  # ties: lower label

@@ -145,3 +145,9 @@ def test_assemble_with_empty_turns_has_no_speakers():
     result = assemble(TRANSCRIPT, "word", [])
     assert result["speakers"] == [] and all(w["speaker"] is None for w in result["words"])
     assert len(result["segments"]) == 1
+
+
+def test_sentence_final_word_takes_the_speaker_at_its_start():
+    turns = [T("A", 0.0, 4.75), T("B", 4.8, 8.0)]
+    out = assign_speakers([W("today?", 4.6, 5.1), W("today", 4.6, 5.1), W("Yes.", 4.78, 5.0)], turns)
+    assert speakers(out) == ["SPEAKER_00", "SPEAKER_01", "SPEAKER_01"]  # "Yes." starts in the pause
