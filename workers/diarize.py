@@ -6,7 +6,7 @@ that says what to configure (docs/diarization.md).
 """
 import logging
 
-from celery import shared_task
+from celery import shared_task, signals
 
 from workers.engines.diarization import DiarizerUnavailable, SpeakerBounds, get_diarizer
 from workers.settings import get_settings
@@ -29,3 +29,21 @@ def diarize(job_id: str, *, num_speakers=None, min_speakers=None, max_speakers=N
     speakers = sorted({t["speaker"] for t in turns})
     logger.info("job %s: %s diarizer found %d speakers in %d turns", job_id, diarizer.name, len(speakers), len(turns))
     return {"job_id": job_id, "engine": diarizer.name, "speakers": len(speakers), "turns": len(turns)}
+
+
+@signals.celeryd_after_setup.connect
+def _preload_diarizer(sender, instance, **kwargs):
+    """Load the engine before the first job on workers that consume ``diarize``.
+
+    An engine that cannot load is logged, not fatal: the worker still takes jobs and fails each with
+    the same clear message, instead of leaving them pending with no worker.
+    """
+    queues = instance.app.amqp.queues.consume_from or instance.app.amqp.queues
+    if "diarize" not in queues:
+        return
+    try:
+        diarizer = get_diarizer(get_settings())
+    except DiarizerUnavailable as exc:
+        logger.error("diarize jobs will fail until this is fixed: %s", exc)
+        return
+    logger.info("preloaded the %s diarizer", diarizer.name)
