@@ -28,7 +28,8 @@ install_exact() {  # install_exact DIST VERSION [pip options...]
 install_exact silero-vad 6.2.3 --no-deps
 install_exact resemblyzer 0.1.4 --no-deps
 install_exact webrtcvad-wheels 2.0.14.post1 --no-deps
-install_exact librosa 0.11.0          # resemblyzer's mel spectrogram; no torch dependency
+# resemblyzer's mel spectrogram (no torch dependency); NeMo usually brings it already, keep that one
+python3 -c 'import librosa' 2>/dev/null || "${PIP[@]}" librosa==0.11.0
 install_exact pyannote.metrics 4.2.0  # bench/diarize.py's DER; pyannote.core/.database only, no torch
 
 torch_after=$(python3 -c 'import torch; print(torch.__version__)' 2>/dev/null || echo none)
