@@ -7,10 +7,12 @@ real time in 40 ms frames. Latency is measured by the worker per model chunk: fr
 frame that completed the chunk to sending that chunk's message (GET /stats). RTF = inference time
 / audio time.
 
-    python bench/stream_latency.py                       # tiny: 1,2,4,8,16 sessions; 0.6b: 1 session
-    python bench/stream_latency.py --sizes tiny --sessions 1,4 --seconds 10
+    python bench/stream_latency.py        # tiny: 1,2,4,8,16 sessions; 0.6b: fp32 and int8, [70,1] and [70,13]
+    python bench/stream_latency.py --sessions 1,4 --seconds 6 --big "int8:70,13"
 
-Ends with one line: ``RESULT p95_ms=.. sessions=.. rtf=.. p95_ms_0_6b=.. rtf_0_6b=.. max_sessions_p95_le_100ms=..``.
+Ends with one line: ``RESULT p95_ms=.. sessions=.. rtf=.. p95_ms_tiny_1=.. max_sessions_p95_le_100ms=..
+p95_ms_0_6b=.. rtf_0_6b=.. p95_ms_0_6b_int8_70_1=.. ...`` (p95_ms/rtf: tiny at ``sessions``;
+p95_ms_0_6b: fp32, one session, [70,1]).
 """
 from __future__ import annotations
 
@@ -43,7 +45,7 @@ def free_port() -> int:
 
 
 # -- worker side (subprocess) --------------------------------------------------------------------
-def serve(size: str, port: int, max_sessions: int, att_context: list[int]) -> None:
+def serve(size: str, port: int, max_sessions: int, att_context: list[int], quantize: str = "") -> None:
     """Build a random-weight model of ``size`` and serve it like the production worker."""
     import torch
 
@@ -67,7 +69,8 @@ def serve(size: str, port: int, max_sessions: int, att_context: list[int]) -> No
     config = StreamConfig(worker_id=f"bench-{size}-{port}", host="127.0.0.1", port=port, max_sessions=max_sessions,
                           redis_url=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14"),
                           key_prefix="budgie-bench", models=(model_id,), device="cpu", att_context_size=att_context,
-                          idle_timeout_s=120, torch_threads=int(os.environ.get("BUDGIE_TORCH_THREADS") or 0))
+                          idle_timeout_s=120, torch_threads=int(os.environ.get("BUDGIE_TORCH_THREADS") or 0),
+                          quantize=quantize)
 
     def factory():
         """Build inside gunicorn's worker process: torch must not be used before the fork."""
@@ -158,12 +161,14 @@ def stats(http: str, reset: bool = False) -> dict:
         return next(iter(json.loads(resp.read()).values()))
 
 
-def bench_size(size: str, sessions: list[int], audio, att_context: list[int]) -> dict[int, dict]:
+def bench_size(size: str, sessions: list[int], audio, att_context: list[int], quantize: str = "",
+               threads: int = 1) -> dict[int, dict]:
     port = free_port()
     proc = subprocess.Popen([sys.executable, __file__, "--serve", size, "--port", str(port),
-                             "--max-sessions", str(max(sessions)), "--att-context", ",".join(map(str, att_context))],
+                             "--max-sessions", str(max(sessions)), "--att-context", ",".join(map(str, att_context)),
+                             "--quantize", quantize],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                            env={**os.environ, "BUDGIE_TORCH_THREADS": os.environ.get("BUDGIE_TORCH_THREADS", "")})
+                            env={**os.environ, "BUDGIE_TORCH_THREADS": str(threads)})
     results: dict[int, dict] = {}
     try:
         info: dict = {}
@@ -182,8 +187,9 @@ def bench_size(size: str, sessions: list[int], audio, att_context: list[int]) ->
                 break
             except OSError:
                 time.sleep(0.5)
-        print(f"\n{size}: {info['params'] / 1e6:.1f}M parameters, {info['chunk_ms']} ms chunks, "
-              f"att_context={att_context}, {info['tokens_per_frame']} tokens/frame (blank-calibrated)")
+        print(f"\n{size}{' int8' if quantize else ''}: {info['params'] / 1e6:.1f}M parameters, "
+              f"{info['chunk_ms']} ms chunks, att_context={att_context}, {threads} torch thread(s), "
+              f"{info['tokens_per_frame']} tokens/frame (blank-calibrated)")
         run_sessions(url, audio[:16000], 1)  # warm-up
         print(f"{'sessions':>8} {'chunks':>7} {'p50_ms':>7} {'p95_ms':>7} {'max_ms':>7} {'rtf':>7} {'batch':>6}")
         for n in sessions:
@@ -219,27 +225,31 @@ def main() -> None:
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--max-sessions", type=int, default=16, help=argparse.SUPPRESS)
-    parser.add_argument("--sizes", default="tiny,0.6b")
-    parser.add_argument("--sessions", default="1,2,4,8,16", help="concurrent sessions to try (tiny)")
-    parser.add_argument("--sessions-0-6b", default="1", help="concurrent sessions to try (0.6b)")
-    parser.add_argument("--seconds", type=float, default=12.0, help="audio per session")
-    parser.add_argument("--att-context", default="70,1", help="cache-aware [left,right] frames")
+    parser.add_argument("--quantize", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--sessions", default="1,2,4,8,16", help="tiny: concurrent sessions to try")
+    parser.add_argument("--big", default="fp32:70,1;int8:70,1;int8:70,13",
+                        help="0.6b runs (1 session each): precision:left,right;... ('' to skip)")
+    parser.add_argument("--seconds", type=float, default=12.0, help="audio per tiny session")
+    parser.add_argument("--seconds-0-6b", type=float, default=6.0, help="audio per 0.6b session")
+    parser.add_argument("--att-context", default="70,1", help="tiny: cache-aware [left,right] frames")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads in the worker (1 wins on a busy CPU)")
     parser.add_argument("--headline-sessions", type=int, default=4)
     args = parser.parse_args()
     att = [int(v) for v in args.att_context.split(",")]
     if args.serve:
-        return serve(args.serve, args.port, args.max_sessions, att)
+        return serve(args.serve, args.port, args.max_sessions, att, args.quantize)
 
-    audio = speech(args.seconds)
-    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; {args.seconds:.0f} s of speech per session "
-          f"streamed at real time in 40 ms frames")
-    results: dict[str, dict[int, dict]] = {}
-    for size in args.sizes.split(","):
-        counts = [int(v) for v in (args.sessions if size != "0.6b" else args.sessions_0_6b).split(",")]
-        results[size] = bench_size(size, counts, audio, att)
+    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (other work shares this machine); "
+          f"sessions stream synthesized speech at real time in 40 ms frames")
+    tiny = bench_size("tiny", [int(v) for v in args.sessions.split(",")], speech(args.seconds), att,
+                      threads=args.threads) if args.sessions else {}
+    big: dict[str, dict] = {}
+    for spec in filter(None, args.big.split(";")):
+        precision, ctx = spec.split(":")
+        run = bench_size("0.6b", [1], speech(args.seconds_0_6b), [int(v) for v in ctx.split(",")],
+                         quantize="" if precision == "fp32" else precision, threads=args.threads)
+        big[f"{precision}_{ctx.replace(',', '_')}"] = run.get(1, {})
 
-    tiny = results.get("tiny", {})
-    big = results.get("0.6b", {})
     head_n = args.headline_sessions if args.headline_sessions in tiny else (max(tiny) if tiny else 0)
     ok = [n for n, s in tiny.items() if s["p95_ms"] is not None and s["p95_ms"] <= 100]
     fields = {
@@ -247,11 +257,14 @@ def main() -> None:
         "sessions": head_n,
         "rtf": tiny.get(head_n, {}).get("rtf"),
         "p95_ms_tiny_1": tiny.get(1, {}).get("p95_ms"),
-        "p95_ms_0_6b": big.get(1, {}).get("p95_ms"),
-        "p50_ms_0_6b": big.get(1, {}).get("p50_ms"),
-        "rtf_0_6b": big.get(1, {}).get("rtf"),
         "max_sessions_p95_le_100ms": max(ok) if ok else 0,
+        "p95_ms_0_6b": big.get("fp32_70_1", {}).get("p95_ms"),
+        "rtf_0_6b": big.get("fp32_70_1", {}).get("rtf"),
     }
+    for key, s in big.items():
+        if key != "fp32_70_1":
+            fields[f"p95_ms_0_6b_{key}"] = s.get("p95_ms")
+            fields[f"rtf_0_6b_{key}"] = s.get("rtf")
     print("RESULT " + " ".join(f"{k}={v}" for k, v in fields.items()))
 
 

@@ -23,6 +23,21 @@ def streaming_decoding(model) -> None:
     model.change_decoding_strategy(decoding, verbose=False)
 
 
+def quantize_encoder(model, kind: str) -> None:
+    """Dynamic int8 for the encoder's Linear layers: a CPU step is bound by reading the weights
+    (2.4 GB fp32 for 0.6B), so int8 cuts it ~2.5x. Activations are quantized per call, so the
+    output is close to, but not bit-identical with, the fp32 model."""
+    import torch
+
+    if kind != "int8":
+        raise ValueError(f"BUDGIE_STREAM_QUANTIZE must be int8 or empty, not '{kind}'")
+    if next(model.parameters()).device.type != "cpu":
+        logger.warning("int8 dynamic quantization is CPU-only; ignoring it")
+        return
+    torch.ao.quantization.quantize_dynamic(model.encoder, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
+    logger.info("encoder Linear layers quantized to int8")
+
+
 def build_stepper(entry: ModelEntry, config: StreamConfig, model=None):
     """Return the stepper for ``entry``: cache-aware when the registry says so, else buffered windows."""
     from workers.engines.loader import get_model
@@ -33,6 +48,8 @@ def build_stepper(entry: ModelEntry, config: StreamConfig, model=None):
         raise ValueError(f"Model {entry.id} does not support streaming")
     model = model if model is not None else get_model(entry, config.device)
     streaming_decoding(model)
+    if config.quantize:
+        quantize_encoder(model, config.quantize)
     if entry.streaming == "cache_aware":
         ctx = config.att_context_size
         supported = [list(c) for c in getattr(model.encoder, "att_context_size_all", [])]

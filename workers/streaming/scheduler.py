@@ -15,6 +15,8 @@ from workers.streaming.session import SAMPLE_RATE, Session
 
 logger = logging.getLogger(__name__)
 
+LAG_WARN_S = 3.0  # a chunk waiting longer than this triggers a processing_lag warning (at most 1/s)
+
 
 class Stats:
     """Rolling chunk latencies (received -> message sent) and compute totals, for /stats and the bench."""
@@ -194,8 +196,13 @@ class Scheduler(threading.Thread):
         self.stats.batched_sessions += len(group)
         self.stats.compute_s += elapsed
         self.stats.audio_s += len(group) * self.stepper.chunk_ms / 1000
+        now = time.monotonic()
         for s, out in zip(group, outputs):
             t_ref = s.refs.popleft() if s.refs else None
+            if s.refs and now - s.refs[0] > LAG_WARN_S and now - s.last_lag_warning >= 1.0:
+                s.last_lag_warning = now
+                s.emit({"type": "warning", "code": "processing_lag", "lag_seconds": round(now - s.refs[0], 2),
+                        "message": "the worker is behind real time for this session"})
             s.utterance.add(out.token_ids, out.frames)
             msg = s.utterance.partial() if s.interim_results else None
             if msg is not None:

@@ -53,6 +53,7 @@ class Session:
         self.finals: list[dict] = []
         self.latencies: list[float] | None = None  # set by the scheduler to collect chunk latencies
         self.last_activity = time.monotonic()
+        self.last_lag_warning = 0.0
         self._resampler = None
         if params.sample_rate != SAMPLE_RATE:
             import soxr
