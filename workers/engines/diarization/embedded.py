@@ -40,19 +40,20 @@ class EmbeddedDiarizer:
     def diarize(self, wav: Path, bounds: SpeakerBounds = SpeakerBounds()) -> list[dict]:
         """Return turns ``[{speaker: SPEAKER_nn, start, end}]`` for a 16 kHz mono WAV."""
         from workers.audio import read_wav
-        from workers.engines.diarization.embeddings import embed_regions
+        from workers.engines.diarization.embeddings import embed_windows, region_mels
         from workers.engines.diarization.turns import label_in_order, region_turns
         from workers.engines.diarization.vad import speech_regions
 
         started = time.time()
         audio = read_wav(wav)
         regions = speech_regions(audio)
-        windows = embed_regions(audio, regions)
+        mels = region_mels(audio, regions)
+        windows = embed_windows(mels)
         if not len(windows):
             logger.info("no speech long enough to diarize in %s", wav)
             return []
         # two scales: long windows give stable voices to cluster, short ones place the boundaries
-        long_windows = embed_regions(audio, regions, CLUSTER_WINDOW_FRAMES, CLUSTER_HOP_FRAMES)
+        long_windows = embed_windows(mels, CLUSTER_WINDOW_FRAMES, CLUSTER_HOP_FRAMES)
         labels, centroids = cluster(long_windows.embeddings, bounds, self.threshold)
         turns = label_in_order(region_turns(regions, windows.spans, windows.embeddings @ centroids.T))
         logger.info("diarized %.1fs of audio: %d regions, %d windows, %d speakers, %d turns in %.1fs",

@@ -13,6 +13,7 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
+SAMPLE_RATE = 16000
 FRAME_S = 0.01  # Resemblyzer's mel hop
 WINDOW_FRAMES = 150  # 1.5 s: long enough for a stable d-vector, short enough to resolve a turn
 HOP_FRAMES = 25  # 0.25 s between window starts
@@ -51,29 +52,48 @@ def window_starts(first: int, last: int, width: int = WINDOW_FRAMES, hop: int = 
     return starts, width
 
 
-def embed_regions(audio: np.ndarray, regions: list[tuple[float, float]], width: int = WINDOW_FRAMES,
-                  hop: int = HOP_FRAMES) -> Windows:
-    """Embed sliding windows (``width``/``hop`` in 10 ms frames) inside each speech region of 16 kHz mono ``audio``."""
-    import torch
-    from resemblyzer.audio import normalize_volume, wav_to_mel_spectrogram
+def gain_for(audio: np.ndarray, target_dbfs: float = -30.0) -> float:
+    """Resemblyzer's volume normalisation (raise quiet audio to -30 dBFS) as one factor, without copying."""
+    if len(audio) == 0:
+        return 1.0
+    rms = float(np.sqrt(np.dot(audio.astype(np.float64, copy=False), audio) / len(audio))) * 32767
+    if rms <= 0:
+        return 1.0
+    change = target_dbfs - 20 * np.log10(rms / 32767)
+    return float(10 ** (change / 20)) if change > 0 else 1.0
 
-    if not regions:
-        return Windows(np.zeros((0, 2)), np.zeros((0, 256), np.float32))
-    mel = wav_to_mel_spectrogram(normalize_volume(audio, -30, increase_only=True))
-    by_width: dict[int, list[int]] = {}
+
+def region_mels(audio: np.ndarray, regions: list[tuple[float, float]]) -> list[tuple[int, np.ndarray]]:
+    """(first frame, mel frames) for each speech region: memory follows the longest region, not the file."""
+    from resemblyzer.audio import wav_to_mel_spectrogram
+
+    gain = gain_for(audio)
+    hop = int(round(FRAME_S * SAMPLE_RATE))
+    out = []
     for start, end in regions:
-        starts, used = window_starts(int(start / FRAME_S), min(len(mel), int(np.ceil(end / FRAME_S))), width, hop)
-        if starts:
-            by_width.setdefault(used, []).extend(starts)
+        first = int(start / FRAME_S)
+        last = min(len(audio), int(np.ceil(end * SAMPLE_RATE)))
+        if last - first * hop >= MIN_FRAMES * hop:
+            out.append((first, wav_to_mel_spectrogram(audio[first * hop:last] * gain)))
+    return out
+
+
+def embed_windows(mels: list[tuple[int, np.ndarray]], width: int = WINDOW_FRAMES, hop: int = HOP_FRAMES) -> Windows:
+    """Embed sliding windows (``width``/``hop`` in 10 ms frames) over each region's mel frames."""
+    import torch
+
+    jobs: dict[int, list[tuple[int, np.ndarray]]] = {}  # window width -> (absolute start frame, region mel)
+    for first, mel in mels:
+        starts, used = window_starts(0, len(mel), width, hop)
+        jobs.setdefault(used, []).extend((first + s, mel[s:s + used]) for s in starts)
     spans, vectors = [], []
     encoder = _encoder()
     with torch.no_grad():
-        for width, starts in by_width.items():
-            for i in range(0, len(starts), BATCH):
-                batch = starts[i:i + BATCH]
-                mels = torch.from_numpy(np.stack([mel[s:s + width] for s in batch]))
-                vectors.append(encoder(mels).numpy())
-                spans += [(s * FRAME_S, (s + width) * FRAME_S) for s in batch]
+        for used, items in jobs.items():
+            for i in range(0, len(items), BATCH):
+                batch = items[i:i + BATCH]
+                vectors.append(encoder(torch.from_numpy(np.stack([m for _, m in batch]))).numpy())
+                spans += [(s * FRAME_S, (s + used) * FRAME_S) for s, _ in batch]
     if not spans:
         return Windows(np.zeros((0, 2)), np.zeros((0, 256), np.float32))
     spans_arr = np.asarray(spans)
@@ -81,3 +101,9 @@ def embed_regions(audio: np.ndarray, regions: list[tuple[float, float]], width: 
     emb = np.concatenate(vectors)[order]
     emb /= np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-9)
     return Windows(spans_arr[order], emb.astype(np.float32))
+
+
+def embed_regions(audio: np.ndarray, regions: list[tuple[float, float]], width: int = WINDOW_FRAMES,
+                  hop: int = HOP_FRAMES) -> Windows:
+    """Embed sliding windows inside each speech region of 16 kHz mono ``audio``."""
+    return embed_windows(region_mels(audio, regions), width, hop)
