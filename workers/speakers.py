@@ -117,11 +117,7 @@ class _TurnIndex:
 def assign_speakers(words: list[dict], turns: list[dict] | None) -> list[dict]:
     """Return copies of ``words`` each with ``speaker`` set from ``turns`` (see the module rules)."""
     out = [dict(w) for w in words]
-    if not turns:
-        for w in out:
-            w["speaker"] = None
-        return out
-    index = _TurnIndex(relabel(smooth_turns(turns)))
+    index = _TurnIndex(relabel(smooth_turns(turns or [])))
     if not index.turns:
         for w in out:
             w["speaker"] = None
