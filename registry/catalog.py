@@ -38,6 +38,7 @@ class ModelEntry:
     hub: str | None = None
     path: str | None = None
     aliases: tuple[str, ...] = field(default=())
+    max_chunk_s: float | None = None  # longest audio decoded in one pass (None: the worker default)
 
     @property
     def english_only(self) -> bool:
@@ -109,6 +110,7 @@ def _entry(raw: dict, base_dir: Path, aliases: dict[str, str]) -> ModelEntry:
         hub=source.get("hub"),
         path=path,
         aliases=tuple(sorted(a for a, target in aliases.items() if target == raw["id"])),
+        max_chunk_s=float(raw["max_chunk_s"]) if raw.get("max_chunk_s") else None,
     )
 
 

@@ -19,7 +19,7 @@ def transcribe(job_id: str, *, model_id: str, language: str = "en") -> dict:
     transcript = transcribe_audio(
         model,
         audio.read_wav(files.audio),
-        max_chunk_s=settings.max_chunk_s,
+        max_chunk_s=entry.max_chunk_s or settings.max_chunk_s,
         batch_size=settings.batch_size,
         language=language,
     )

@@ -7,19 +7,28 @@ import pytest
 from workers.engines.parakeet import transcribe_audio, words_from_hypothesis
 
 
-def hyp(text, words, confidence=None):
-    return SimpleNamespace(text=text, timestamp={"word": words}, word_confidence=confidence)
+def hyp(text, words, tokens=(), confidence=()):
+    return SimpleNamespace(text=text, timestamp={"word": words, "char": list(tokens)},
+                           token_confidence=list(confidence))
 
 
-def test_words_are_offset_and_clamped():
+def test_words_are_offset_and_clamped_and_take_their_lowest_token_confidence():
+    tokens = [{"char": ["▁hel"], "start_offset": 2}, {"char": ["lo"], "start_offset": 4},
+              {"char": ["▁world"], "start_offset": 6}]
     h = hyp("hello world", [
         {"word": "hello", "start": 0.16, "end": 0.4, "start_offset": 2, "end_offset": 5},
         {"word": "world", "start": 0.48, "end": 9.0, "start_offset": 6, "end_offset": 112},
-    ], [0.9, 0.8])
+    ], tokens, [0.9, 0.7, 0.8])
     words = words_from_hypothesis(h, offset_s=10.0, frame_s=0.08, duration_s=11.0)
     assert [w["text"] for w in words] == ["hello", "world"]
-    assert words[0]["start"] == 10.16 and words[0]["end"] == 10.4 and words[0]["confidence"] == 0.9
+    assert words[0]["start"] == 10.16 and words[0]["end"] == 10.4
+    assert words[0]["confidence"] == 0.7 and words[1]["confidence"] == 0.8
     assert words[1]["end"] == 11.0, "times never run past the audio"
+
+
+def test_mismatched_token_confidences_give_none_not_a_failure():
+    h = hyp("hi", [{"word": "hi", "start_offset": 1, "end_offset": 2}], [{"start_offset": 1}], [0.5, 0.6])
+    assert words_from_hypothesis(h, 0.0, 0.08, 1.0)[0]["confidence"] is None
 
 
 def test_offsets_only_hypothesis_uses_the_frame_length():

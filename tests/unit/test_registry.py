@@ -13,6 +13,7 @@ def test_seed_entries_and_aliases():
     tiny = reg.resolve("parakeet-tiny-en")
     assert tiny.path.endswith("registry/weights/parakeet-tiny-en.nemo") and tiny.supports_cpu
     assert tiny.streaming == "cache_aware" and p.streaming == "buffered"
+    assert tiny.max_chunk_s == 8 and p.max_chunk_s is None
 
 
 def test_unknown_model_lists_valid_ids():

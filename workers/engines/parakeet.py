@@ -20,10 +20,12 @@ def configure_decoding(model) -> None:
     with open_dict(decoding):
         decoding.compute_timestamps = True
         decoding.preserve_alignments = True
+        # Token confidences only: NeMo's own word aggregation raises on some token sequences
+        # ("Something went wrong with word-level confidence aggregation"), which would fail a
+        # job; Budgie aggregates per word itself in words_from_hypothesis.
         decoding.confidence_cfg = {
-            "preserve_word_confidence": True,
+            "preserve_word_confidence": False,
             "preserve_token_confidence": True,
-            "aggregation": "min",
             "method_cfg": {"name": "max_prob"},
         }
     model.change_decoding_strategy(decoding, verbose=False)
@@ -38,11 +40,11 @@ def frame_seconds(model) -> float:
 def words_from_hypothesis(hyp, offset_s: float, frame_s: float, duration_s: float) -> list[dict]:
     """Normalise a NeMo hypothesis into Budgie words, shifted by ``offset_s`` and clamped to the audio."""
     stamps = (getattr(hyp, "timestamp", None) or {}).get("word") or []
-    confidences = list(getattr(hyp, "word_confidence", None) or [])
     if not stamps and (getattr(hyp, "text", "") or "").strip():
         raise ValueError("the model returned text without word timestamps; is decoding.compute_timestamps set?")
+    confidence_of = _word_confidence(hyp)
     words = []
-    for i, stamp in enumerate(stamps):
+    for stamp in stamps:
         text = (stamp.get("word") or "").strip()
         if not text:
             continue
@@ -54,11 +56,28 @@ def words_from_hypothesis(hyp, offset_s: float, frame_s: float, duration_s: floa
             end = stamp["end_offset"] * frame_s
         start = min(max(0.0, offset_s + float(start)), duration_s)
         end = min(max(start, offset_s + float(end)), duration_s)
-        confidence = confidences[i] if i < len(confidences) else None
-        if confidence is not None and hasattr(confidence, "item"):
-            confidence = confidence.item()
-        words.append(make_word(text, start, end, confidence))
+        words.append(make_word(text, start, end, confidence_of(stamp)))
     return words
+
+
+def _word_confidence(hyp):
+    """Return ``stamp -> confidence``: the lowest token confidence inside the word's frames.
+
+    Tokens are matched to words by frame offset, not by counting sub-word pieces, so an odd
+    token sequence can never misalign or fail the job.
+    """
+    tokens = (getattr(hyp, "timestamp", None) or {}).get("char") or []
+    scores = [float(c) for c in (getattr(hyp, "token_confidence", None) or [])]
+    pairs = [(t.get("start_offset"), c) for t, c in zip(tokens, scores)] if len(tokens) == len(scores) else []
+
+    def confidence(stamp: dict) -> float | None:
+        first, last = stamp.get("start_offset"), stamp.get("end_offset")
+        if first is None or last is None:
+            return None
+        inside = [c for offset, c in pairs if offset is not None and first <= offset <= last]
+        return min(inside) if inside else None
+
+    return confidence
 
 
 def transcribe_audio(model, audio: np.ndarray, *, max_chunk_s: float = 60.0, batch_size: int = 4,
