@@ -2,7 +2,8 @@
 
 End to end = HTTP POST -> probe -> Redis broker -> Celery prepare -> transcribe -> merge -> the
 poll that sees ``completed``. Both sides use the same model object type, the same audio and the
-same process-preloaded weights (the worker loads once; model load time is excluded from both).
+same preloaded weights (the worker loads once; model load time is excluded from both). Raw and
+end-to-end runs alternate, so changes in machine load affect both sides alike.
 
     python bench/batch_rtfx.py                       # embedded tiny model + a 0.6B-size model, 90 s audio
     python bench/batch_rtfx.py --sizes tiny --seconds 120
@@ -66,33 +67,28 @@ def model_file(size: str) -> tuple[str, Path]:
     return f"bench-{size}", path
 
 
-def raw_rtfx(path: Path, audio: Path, duration: float, runs: int) -> float:
+def measure(model_id: str, path: Path, audio: Path, duration: float, runs: int, redis_url: str) -> tuple[float, float]:
+    """Return (raw NeMo RTFx, Budgie e2e RTFx), interleaving the runs so machine load drifts hit both alike."""
     import torch
     from nemo.collections.asr.models import ASRModel
 
-    model = ASRModel.restore_from(str(path), map_location="cpu").eval()
-    with torch.inference_mode():
-        model.transcribe([str(audio)], timestamps=True, verbose=False)  # warm-up
-        times = []
-        for _ in range(runs):
-            t0 = time.perf_counter()
-            model.transcribe([str(audio)], timestamps=True, verbose=False)
-            times.append(time.perf_counter() - t0)
-    del model
-    return duration / statistics.median(times)
-
-
-def budgie_rtfx(model_id: str, audio: Path, duration: float, runs: int, redis_url: str) -> float:
     from app.localstack import LocalStack
 
     with LocalStack([model_id], redis_url) as stack:
-        stack.transcribe(audio, model=model_id)  # warm-up (first-call allocations, like the raw side)
-        times = []
-        for _ in range(runs):
+        model = ASRModel.restore_from(str(path), map_location="cpu").eval()
+        raw_times, e2e_times = [], []
+        for run in range(runs + 1):  # run 0 warms both up and is not counted
+            with torch.inference_mode():
+                t0 = time.perf_counter()
+                model.transcribe([str(audio)], timestamps=True, verbose=False)
+                raw = time.perf_counter() - t0
             job = stack.transcribe(audio, model=model_id, poll_s=0.01)
             assert job["status"] == "completed", job.get("error")
-            times.append(job["wall_seconds"])
-    return duration / statistics.median(times)
+            if run:
+                raw_times.append(raw)
+                e2e_times.append(job["wall_seconds"])
+        del model
+    return duration / statistics.median(raw_times), duration / statistics.median(e2e_times)
 
 
 def main() -> int:
@@ -124,8 +120,7 @@ def main() -> int:
     print(f"{'model':<22}{'raw NeMo RTFx':>15}{'Budgie e2e RTFx':>18}{'ratio':>8}")
     for size in sizes:
         model_id, path = paths[size]
-        raw = raw_rtfx(path, audio, duration, args.runs)
-        e2e = budgie_rtfx(model_id, audio, duration, args.runs, args.redis_url)
+        raw, e2e = measure(model_id, path, audio, duration, args.runs, args.redis_url)
         results[size] = (raw, e2e, e2e / raw)
         print(f"{model_id:<22}{raw:>15.1f}{e2e:>18.1f}{e2e / raw:>8.3f}")
     worst = min(r[2] for r in results.values())
