@@ -9,7 +9,8 @@ from flask import Flask
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the app: defaults, then the environment, then ``test_config``."""
     from app import config, errors, extensions, metrics
-    from app.api import health, models, transcriptions
+    from app.api import exports, health, models, transcriptions
+    from app.ws import stream
 
     app = Flask(__name__)
     app.config.from_mapping(config.from_environment())
@@ -23,7 +24,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     metrics.init_app(app)
     app.register_blueprint(transcriptions.bp)
     app.register_blueprint(models.bp)
+    app.register_blueprint(exports.bp)
     app.register_blueprint(health.bp)
-    from app.api import exports; app.register_blueprint(exports.bp)  # noqa: E702  GET .../{id}/export/{fmt}
-    from app.ws import stream; stream.init_app(app)  # noqa: E702  WS /v1/audio/transcriptions/stream
+    stream.init_app(app)  # WS /v1/audio/transcriptions/stream, relayed to a streaming worker
     return app
