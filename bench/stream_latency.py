@@ -164,10 +164,11 @@ def stats(http: str, reset: bool = False) -> dict:
 def bench_size(size: str, sessions: list[int], audio, att_context: list[int], quantize: str = "",
                threads: int = 1) -> dict[int, dict]:
     port = free_port()
+    log_path = Path(tempfile.gettempdir()) / f"bench-stream-{size}-{port}.log"
     proc = subprocess.Popen([sys.executable, __file__, "--serve", size, "--port", str(port),
                              "--max-sessions", str(max(sessions)), "--att-context", ",".join(map(str, att_context)),
                              "--quantize", quantize],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=open(log_path, "w"), text=True,
                             env={**os.environ, "BUDGIE_TORCH_THREADS": str(threads)})
     results: dict[int, dict] = {}
     try:
@@ -196,6 +197,9 @@ def bench_size(size: str, sessions: list[int], audio, att_context: list[int], qu
             stats(http, reset=True)
             run_sessions(url, audio, n)
             s = stats(http)
+            if not s["chunks"]:
+                print(f"  ! no chunks measured; worker log: {log_path}")
+                continue
             results[n] = s
             print(f"{n:>8} {s['chunks']:>7} {s['p50_ms']:>7} {s['p95_ms']:>7} {s['max_ms']:>7} {s['rtf']:>7} "
                   f"{s['mean_batch']:>6}", flush=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -56,33 +57,44 @@ def two_utterances_wav(speech_dir) -> Path:
     return concatenate([a, gap, b, gap], speech_dir / "stream-two.wav")
 
 
-@pytest.fixture(scope="module")
-def worker(redis_client, test_registry, tmp_path_factory):
-    """A real streaming worker process (gunicorn gthread) serving both test models."""
+def start_worker(redis_client, log_path: Path, worker_id: str, max_sessions: int, models: str) -> dict:
+    """Start ``budgie-stream-worker`` (gunicorn gthread) in its own process group; wait for registration."""
     port = free_port()
-    log_path = tmp_path_factory.mktemp("stream") / "worker.log"
-    env = {**os.environ, "WORKER_ID": WORKER_ID, "WORKER_PORT": str(port), "WORKER_HOST": "127.0.0.1",
-           "MAX_SESSIONS": str(MAX_SESSIONS), "BUDGIE_STREAM_MODEL": f"{TEST_MODEL},{TEST_MODEL_FULL}",
+    env = {**os.environ, "WORKER_ID": worker_id, "WORKER_PORT": str(port), "WORKER_HOST": "127.0.0.1",
+           "MAX_SESSIONS": str(max_sessions), "BUDGIE_STREAM_MODEL": models,
            "BUDGIE_STREAM_ATT_CONTEXT": ",".join(map(str, ATT_CONTEXT)), "BUDGIE_HEARTBEAT_S": "1",
            "BUDGIE_REGISTRY_TTL_S": "5", "BUDGIE_STREAM_IDLE_S": "4", "BUDGIE_VAD_SILENCE_MS": "400",
-           "BUDGIE_MAX_FRAME_BYTES": "64000"}
+           "BUDGIE_MAX_FRAME_BYTES": "64000", "BUDGIE_TORCH_THREADS": "1"}
     log = open(log_path, "w")
     proc = subprocess.Popen([sys.executable, "-m", "workers.streaming.server"], cwd=ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
-    key = f"{PREFIX}:realtime:worker:{WORKER_ID}"
-    try:
-        wait_for(lambda: proc.poll() is not None or redis_client.exists(key), timeout=180, interval=0.5,
-                 what="the streaming worker to register")
-        if proc.poll() is not None:
-            raise RuntimeError(f"streaming worker exited: {log_path.read_text()[-3000:]}")
-        yield {"url": f"ws://127.0.0.1:{port}{PATH}", "http": f"http://127.0.0.1:{port}", "key": key, "proc": proc}
-    finally:
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    key = f"{PREFIX}:realtime:worker:{worker_id}"
+    wait_for(lambda: proc.poll() is not None or redis_client.exists(key), timeout=180, interval=0.5,
+             what=f"streaming worker {worker_id} to register")
+    if proc.poll() is not None:
+        raise RuntimeError(f"streaming worker exited: {log_path.read_text()[-3000:]}")
+    return {"url": f"ws://127.0.0.1:{port}{PATH}", "http": f"http://127.0.0.1:{port}", "key": key, "proc": proc,
+            "log": log}
+
+
+def stop_worker(worker: dict) -> None:
+    proc = worker["proc"]
+    if proc.poll() is None:
         proc.terminate()
         try:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+            os.killpg(proc.pid, signal.SIGKILL)
+    worker["log"].close()
+
+
+@pytest.fixture(scope="module")
+def worker(redis_client, test_registry, tmp_path_factory):
+    """A real streaming worker process (gunicorn gthread) serving both test models."""
+    w = start_worker(redis_client, tmp_path_factory.mktemp("stream") / "worker.log", WORKER_ID, MAX_SESSIONS,
+                     f"{TEST_MODEL},{TEST_MODEL_FULL}")
+    yield w
+    stop_worker(w)
 
 
 @pytest.fixture(scope="module")
@@ -338,3 +350,25 @@ def test_worker_health_reports_no_leaked_sessions(worker):
     assert health["active_sessions"] == 0 and health["capacity"] == MAX_SESSIONS
     stats = json.loads(urllib.request.urlopen(f"{worker['http']}/stats", timeout=5).read())
     assert stats[TEST_MODEL]["chunks"] > 0 and stats[TEST_MODEL]["p95_ms"] is not None
+
+
+def test_dead_worker_loses_its_session_and_expires_from_the_registry(api_url, redis_client, worker, fox_wav,
+                                                                     tmp_path):
+    """A second worker with more free slots gets the session; SIGKILL it mid-stream."""
+    doomed = start_worker(redis_client, tmp_path / "doomed.log", "stream-test-doomed", 4, TEST_MODEL)
+    try:
+        audio = pcm16(fox_wav)
+        c = client(f"{api_url}?model={TEST_MODEL}")
+        begin = c.wait_for(lambda m: m["type"] == "session.begin", 20)
+        assert begin["worker_id"] == "stream-test-doomed"  # most free capacity wins
+        c.stream(audio[:8000])
+        os.killpg(doomed["proc"].pid, signal.SIGKILL)  # no clean shutdown, no unregister
+        assert c.drain(20) == 4502
+        assert c.of_type("error")[-1]["code"] == "worker_lost"
+        # SIGKILL cannot unregister: the entry goes away because its TTL (5 s) runs out
+        wait_for(lambda: not redis_client.exists(doomed["key"]), 10, what="the dead worker's entry to expire")
+        again = client(f"{api_url}?model={TEST_MODEL}")
+        assert again.wait_for(lambda m: m["type"] == "session.begin", 20)["worker_id"] == WORKER_ID
+        assert again.finish() == 1000
+    finally:
+        stop_worker(doomed)

@@ -113,8 +113,8 @@ class StreamWorker:
         session = sender = None
         try:
             endpointer = vad.Endpointer(vad.load_model(), self.config.vad_threshold, self.config.vad_silence_ms)
-            session = Session(params, sched.stepper, endpointer, self.detoks[entry.id], self.config.max_frame_bytes)
-            session.stepper_languages = entry.languages
+            session = Session(params, sched.stepper, endpointer, self.detoks[entry.id], self.config.max_frame_bytes,
+                              entry.languages)
             sender = Sender(session, ws, sched.stats.latency)
             sender.start()
             session.emit({"type": "session.begin", "session_id": session.id, "model": entry.id,

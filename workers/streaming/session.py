@@ -27,9 +27,11 @@ CLOSE = object()  # outbox marker: close the socket after everything before it w
 class Session:
     """Per-session state shared by its socket thread, the scheduler and its sender thread."""
 
-    def __init__(self, params: SessionParams, stepper, endpointer, detok, max_frame_bytes: int):
+    def __init__(self, params: SessionParams, stepper, endpointer, detok, max_frame_bytes: int,
+                 languages: tuple[str, ...] = ("en",)):
         self.id = "sess_" + uuid.uuid4().hex[:16]
         self.params = params
+        self.languages = languages
         self.interim_results = params.interim_results
         self.word_timestamps = params.word_timestamps
         self.stepper = stepper
@@ -81,7 +83,7 @@ class Session:
         if self.ended:
             raise ProtocolError("message_after_end", f"'{msg['type']}' received after end; ignored")
         if msg["type"] == "config" and "language" in msg and msg["language"] not in ("auto", "") \
-                and msg["language"].lower().split("-")[0] not in self.stepper_languages:
+                and msg["language"].lower().split("-")[0] not in self.languages:
             raise ProtocolError("language_not_supported", f"language '{msg['language']}' is not supported "
                                                           f"by {self.params.model}")
         if msg["type"] in ("flush", "end") and self._resampler is not None:
@@ -93,8 +95,6 @@ class Session:
             self.ended = True
         self.inbox.append((msg["type"], msg, time.monotonic()))
         return msg
-
-    stepper_languages: tuple[str, ...] = ("en",)
 
     # -- any thread ------------------------------------------------------------------------------
     def emit(self, msg: dict, t_ref: float | None = None) -> None:
