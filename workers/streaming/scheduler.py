@@ -11,6 +11,7 @@ import time
 from collections import deque
 
 from workers.streaming.protocol import CLOSE_INTERNAL, CLOSE_NORMAL, error_message
+from workers.streaming import vad
 from workers.streaming.session import SAMPLE_RATE, Session
 
 logger = logging.getLogger(__name__)
@@ -50,8 +51,8 @@ class Stats:
 
 
 class VadThread(threading.Thread):
-    """Runs every session's Silero endpointer off the inference thread (VAD only decides finals,
-    so it must not add to partial latency); the scheduler commits at the times it reports."""
+    """Runs all sessions' Silero endpointers, batched, off the inference thread (VAD only decides
+    finals, so it must not add to partial latency); the scheduler commits at the times it reports."""
 
     def __init__(self, wake):
         super().__init__(name="stream-vad", daemon=True)
@@ -64,19 +65,27 @@ class VadThread(threading.Thread):
 
     def run(self) -> None:
         while True:
-            s, audio = self.queue.get()
-            if s is None:
+            items = [self.queue.get()]
+            while not self.queue.empty():
+                items.append(self.queue.get_nowait())
+            if any(s is None for s, _ in items):
                 return
+            sessions: dict[str, Session] = {}
+            for s, audio in items:
+                s.endpointer.feed(audio)
+                sessions[s.id] = s
+            live = [s for s in sessions.values() if not s.finished and not s.failed]
             try:
-                if not s.finished and not s.failed:
-                    for ev in s.endpointer.push(audio):  # VAD times count from the session start
+                for s, events in zip(live, vad.score([s.endpointer for s in live])):
+                    for ev in events:  # VAD times count from the session start
                         s.emit({"type": f"vad.{ev.kind}", "timestamp": round(ev.time, 3)})
                         if ev.kind == "speech_end":
                             s.endpoints.append(ev.detected_at)
             except Exception:
-                logger.exception("VAD failed for session %s", s.id)
+                logger.exception("VAD failed for %d session(s)", len(live))
             finally:
-                s.vad_done += 1
+                for s, _ in items:
+                    s.vad_done += 1
                 self.wake()
 
     def stop(self) -> None:

@@ -49,6 +49,7 @@ class StreamWorker:
             stepper = (steppers or {}).get(entry.id) or build_stepper(entry, config)
             self.schedulers[entry.id] = Scheduler(stepper, config.max_batch, config.max_utterance_s)
             self.detoks[entry.id] = Detokenizer(stepper.model.tokenizer)
+        self.vad_model = vad.load_model()  # shared: sessions keep their own state and are scored in batches
         self.active = 0
         self.draining = False
         self._lock = threading.Lock()
@@ -112,7 +113,7 @@ class StreamWorker:
         sched = self.schedulers[entry.id]
         session = sender = None
         try:
-            endpointer = vad.Endpointer(vad.load_model(), self.config.vad_threshold, self.config.vad_silence_ms)
+            endpointer = vad.Endpointer(self.vad_model, self.config.vad_threshold, self.config.vad_silence_ms)
             session = Session(params, sched.stepper, endpointer, self.detoks[entry.id], self.config.max_frame_bytes,
                               entry.languages)
             sender = Sender(session, ws, sched.stats.latency)
