@@ -169,8 +169,11 @@ def fixed_set(out_dir: Path, quick: bool = False) -> list[Dialogue]:
         specs = specs[:2]
     dialogues = [make_dialogue(out_dir, name, script, gaps) for name, script, gaps in specs]
     if not quick:
-        dialogues.append(make_dialogue(out_dir, "no_gaps", [("A", L[1]), ("C", L[2]), ("B", L[3]), ("A", L[4]),
-                                                            ("C", L[5])], 0.0))
+        dialogues.append(make_dialogue(out_dir, "no_gaps", [("A", L[1]), ("E", L[2]), ("B", L[3]), ("A", L[4]),
+                                                            ("E", L[5])], 0.0))
+        # the closest pair of voices (A, C: similarity 0.67) with no pause at any change: a known weakness
+        dialogues.append(make_dialogue(out_dir, "no_gaps_alike", [("A", L[1]), ("C", L[2]), ("B", L[3]), ("A", L[4]),
+                                                                  ("C", L[5])], 0.0))
         dialogues.append(make_dialogue(out_dir, "noisy_20db", [("B", L[6]), ("F", L[7]), ("B", L[8]), ("F", L[9])],
                                        0.5, snr_db=20))
         real = real_recordings()

@@ -203,3 +203,14 @@ def test_pyannote_turns_are_clipped_to_the_audio():
              {"speaker": "A", "start": 10.1, "end": 10.3}]
     assert clip_turns(turns, 10.0) == [{"speaker": "A", "start": 0.0, "end": 1.0},
                                        {"speaker": "B", "start": 9.5, "end": 10.0}]
+
+
+def test_windows_straddling_a_change_are_left_out_of_clustering():
+    from workers.engines.diarization.embedded import pure_windows
+    from workers.engines.diarization.embeddings import Windows
+
+    a, b = np.eye(4)[0], np.eye(4)[1]
+    short_spans = np.array([[s, s + 1.5] for s in np.arange(0, 3.6, 0.25)])
+    short_emb = np.array([a if s + 0.75 < 2.5 else b for s, _ in short_spans])  # voice change at 2.5 s
+    long = Windows(np.array([[0.0, 2.5], [1.5, 4.0], [2.5, 5.0]]), np.zeros((3, 4)))
+    assert pure_windows(long, Windows(short_spans, short_emb)).tolist() == [True, False, True]
