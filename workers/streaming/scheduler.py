@@ -131,7 +131,7 @@ class Scheduler(threading.Thread):
     def run(self) -> None:
         while self.running:
             with self.cond:
-                if not any(s.inbox or (s.barrier and not s.vad_pending) or self._ready(s)
+                if not any((s.inbox and not s.barrier) or (s.barrier and not s.vad_pending) or self._ready(s)
                            for s in self.sessions.values()):
                     self.cond.wait(timeout=0.05)
                 sessions = list(self.sessions.values())
@@ -197,8 +197,11 @@ class Scheduler(threading.Thread):
             outputs = self.stepper.step([s.state for s in group])
         except Exception:
             logger.exception("batched step of %d sessions failed", len(group))
-            for s in group:
-                self._fail(s)
+            if len(group) > 1:  # isolate the culprit: one broken session must not fail the others
+                for s in group:
+                    self._step([s])
+            else:
+                self._fail(group[0])
             return
         elapsed = time.perf_counter() - t0
         self.stats.steps += 1

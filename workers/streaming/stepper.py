@@ -136,11 +136,20 @@ class CacheAwareStepper:
         All states must be in the same phase: either all on their first chunk or all past it.
         ``last`` consumes whatever features remain (end of stream) and keeps every output frame.
         """
-        from nemo.collections.asr.parts.utils.rnnt_utils import Hypothesis
-
         _ensure_eval(self.model)
         first = states[0].step == 0
         assert all((s.step == 0) == first for s in states), "mixed phases in one batch"
+        saved = [(s.feats, s.consumed) for s in states]
+        try:
+            return self._step(states, first, last)
+        except Exception:
+            for s, (feats, consumed) in zip(states, saved):  # leave every state as it was, so a retry is exact
+                s.feats, s.consumed = feats, consumed
+            raise
+
+    def _step(self, states: list[StreamState], first: bool, last: bool) -> list[StepOutput]:
+        from nemo.collections.asr.parts.utils.rnnt_utils import Hypothesis
+
         chunks = [self._take(s, last) for s in states]
         live = [i for i, c in enumerate(chunks) if c is not None]
         outputs = [StepOutput([], [], s.frames_out) for s in states]
