@@ -1,0 +1,104 @@
+"""The scheduler with real sessions, stepper and VAD: batching, isolation of a broken session, flush/end."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from tests.conftest import TEST_MODEL
+
+
+@pytest.fixture(scope="module")
+def parts(test_model_paths, speech_dir):
+    from nemo.collections.asr.models import ASRModel
+
+    from tests.speech import synthesize
+    from workers.streaming.engine import streaming_decoding
+    from workers.streaming.stepper import CacheAwareStepper
+    from workers.streaming.utterance import Detokenizer
+    from workers.streaming.vad import load_model
+
+    model = ASRModel.restore_from(str(test_model_paths[TEST_MODEL]), map_location="cpu").eval()
+    streaming_decoding(model)
+    audio, _ = sf.read(synthesize("all that glitters is not gold", speech_dir / "sched.wav"), dtype="int16")
+    return CacheAwareStepper(model, [70, 1]), Detokenizer(model.tokenizer), load_model(), audio
+
+
+def new_session(parts):
+    from workers.streaming.protocol import SessionParams
+    from workers.streaming.session import Session
+    from workers.streaming.vad import Endpointer
+
+    stepper, detok, vad_model, _ = parts
+    params = SessionParams(TEST_MODEL, "en", "pcm_s16le", 16000, True, True)
+    return Session(params, stepper, Endpointer(vad_model), detok, 1 << 20)
+
+
+def outbox(session) -> list:
+    items = []
+    while not session.outbox.empty():
+        items.append(session.outbox.get_nowait()[0])
+    return items
+
+
+def run(scheduler, sessions, until, limit=400):
+    for _ in range(limit):
+        scheduler.tick(sessions)
+        if until():
+            return
+    raise AssertionError("scheduler did not get there")
+
+
+def test_sessions_are_batched_and_a_broken_one_is_isolated(parts):
+    from workers.streaming.scheduler import Scheduler
+    from workers.streaming.session import CLOSE
+
+    stepper, _, _, audio = parts
+    scheduler = Scheduler(stepper, max_batch=8)
+    scheduler.vad.start()
+    good, other, broken = (new_session(parts) for _ in range(3))
+    for s in (good, other, broken):
+        s.on_binary(audio[:8000].tobytes())
+    run(scheduler, [good, other, broken], lambda: good.state.step >= 1 and broken.state.step >= 1)
+    assert scheduler.stats.batched_sessions / scheduler.stats.steps > 1  # stepped together
+    broken.state.cache_channel = torch.zeros(1, 1, 1, 1)  # corrupt: torch.cat of the batch now fails
+    consumed = good.state.frames_out
+    for s in (good, other, broken):
+        s.on_binary(audio[8000:16000].tobytes())
+    run(scheduler, [good, other, broken], lambda: broken.failed and good.state.frames_out > consumed + 2)
+    messages = outbox(broken)
+    assert {"type": "error", "code": "internal_error"}.items() <= messages[-2].items() and messages[-1] is CLOSE
+    assert not good.failed and not other.failed
+    # the healthy sessions lost nothing: their tokens equal a clean run over the same audio
+    good.on_text('{"type": "end"}')
+    run(scheduler, [good], lambda: good.finished)
+    clean = new_session(parts)
+    clean.on_binary(audio[:16000].tobytes())
+    clean.on_text('{"type": "end"}')
+    run(scheduler, [clean], lambda: clean.finished)
+    assert good.transcript() == clean.transcript() and good.transcript()
+    scheduler.vad.stop()
+
+
+def test_flush_then_end_gives_finals_on_one_clock(parts):
+    from workers.streaming.scheduler import Scheduler
+
+    stepper, _, _, audio = parts
+    scheduler = Scheduler(stepper)
+    scheduler.vad.start()
+    s = new_session(parts)
+    half = len(audio) // 2
+    s.on_binary(audio[:half].tobytes())
+    s.on_text('{"type": "flush"}')
+    s.on_binary(audio[half:].tobytes())
+    s.on_text('{"type": "end"}')
+    run(scheduler, [s], lambda: s.finished)
+    msgs = [m for m in outbox(s) if isinstance(m, dict)]
+    finals = [m for m in msgs if m["type"] == "transcript.final"]
+    assert len(finals) >= 2
+    assert finals[0]["end"] <= half / 16000 + 1e-3 <= finals[-1]["start"] + 0.08  # times rounded to ms
+    end = [m for m in msgs if m["type"] == "session.end"][0]
+    assert end["total_audio_seconds"] == pytest.approx(len(audio) / 16000, abs=1e-3)
+    assert not np.isnan(end["total_audio_seconds"])
+    scheduler.vad.stop()
