@@ -192,7 +192,8 @@ def bench_size(size: str, sessions: list[int], audio, att_context: list[int], qu
               f"{info['chunk_ms']} ms chunks, att_context={att_context}, {threads} torch thread(s), "
               f"{info['tokens_per_frame']} tokens/frame (blank-calibrated)")
         run_sessions(url, audio[:16000], 1)  # warm-up
-        print(f"{'sessions':>8} {'chunks':>7} {'p50_ms':>7} {'p95_ms':>7} {'max_ms':>7} {'rtf':>7} {'batch':>6}")
+        print(f"{'sessions':>8} {'chunks':>7} {'p50_ms':>7} {'p95_ms':>7} {'max_ms':>7} {'rtf':>7} {'batch':>6} "
+              f"{'wait95':>7} {'step50':>7} {'step95':>7}")
         for n in sessions:
             stats(http, reset=True)
             run_sessions(url, audio, n)
@@ -202,7 +203,7 @@ def bench_size(size: str, sessions: list[int], audio, att_context: list[int], qu
                 continue
             results[n] = s
             print(f"{n:>8} {s['chunks']:>7} {s['p50_ms']:>7} {s['p95_ms']:>7} {s['max_ms']:>7} {s['rtf']:>7} "
-                  f"{s['mean_batch']:>6}", flush=True)
+                  f"{s['mean_batch']:>6} {s['wait_p95_ms']:>7} {s['step_p50_ms']:>7} {s['step_p95_ms']:>7}", flush=True)
     finally:
         proc.terminate()
         try:

@@ -24,6 +24,8 @@ class Stats:
 
     def __init__(self, keep: int = 20000):
         self.latencies: deque = deque(maxlen=keep)
+        self.waits: deque = deque(maxlen=keep)  # chunk complete -> its batch step starts
+        self.step_times: deque = deque(maxlen=keep)
         self.steps = 0
         self.batched_sessions = 0
         self.compute_s = 0.0
@@ -36,9 +38,14 @@ class Stats:
 
     def snapshot(self) -> dict:
         with self.lock:
-            lat = sorted(self.latencies)
-        pick = lambda q: round(1000 * lat[min(len(lat) - 1, int(q * len(lat)))], 1) if lat else None  # noqa: E731
-        return {"chunks": len(lat), "p50_ms": pick(0.5), "p95_ms": pick(0.95), "max_ms": pick(1.0) if lat else None,
+            lat, waits, steps = sorted(self.latencies), sorted(self.waits), sorted(self.step_times)
+
+        def pick(values, q):
+            return round(1000 * values[min(len(values) - 1, int(q * len(values)))], 1) if values else None
+
+        return {"chunks": len(lat), "p50_ms": pick(lat, 0.5), "p95_ms": pick(lat, 0.95), "max_ms": pick(lat, 1.0),
+                "wait_p50_ms": pick(waits, 0.5), "wait_p95_ms": pick(waits, 0.95),
+                "step_p50_ms": pick(steps, 0.5), "step_p95_ms": pick(steps, 0.95),
                 "steps": self.steps, "mean_batch": round(self.batched_sessions / self.steps, 2) if self.steps else None,
                 "compute_s": round(self.compute_s, 3), "audio_s": round(self.audio_s, 3),
                 "rtf": round(self.compute_s / self.audio_s, 4) if self.audio_s else None}
@@ -46,6 +53,8 @@ class Stats:
     def reset(self) -> None:
         with self.lock:
             self.latencies.clear()
+            self.waits.clear()
+            self.step_times.clear()
             self.steps = self.batched_sessions = 0
             self.compute_s = self.audio_s = 0.0
 
@@ -193,6 +202,7 @@ class Scheduler(threading.Thread):
 
     def _step(self, group: list[Session]) -> None:
         t0 = time.perf_counter()
+        start = time.monotonic()
         try:
             outputs = self.stepper.step([s.state for s in group])
         except Exception:
@@ -204,6 +214,9 @@ class Scheduler(threading.Thread):
                 self._fail(group[0])
             return
         elapsed = time.perf_counter() - t0
+        with self.stats.lock:
+            self.stats.step_times.append(elapsed)
+            self.stats.waits.extend(start - s.refs[0] for s in group if s.refs)
         self.stats.steps += 1
         self.stats.batched_sessions += len(group)
         self.stats.compute_s += elapsed
