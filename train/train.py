@@ -154,12 +154,21 @@ def encode(model, sig, alen, spec_augment):
     return model.encoder(audio_signal=feats, length=flen)
 
 
-def compute_loss(model, batch, stage_cfg, ctc_weight):
+def compute_loss(model, batch, stage_cfg, ctc_weight, freeze_encoder=False):
+    """CTC-only, or hybrid (1 - w) * RNNT + w * CTC. ``freeze_encoder``: RNNT only, no encoder gradients (cheap
+    warm-up of a freshly initialised prediction/joint network on a CTC-pretrained encoder)."""
     sig, alen, tok, tlen = batch
+    if freeze_encoder:
+        with torch.no_grad():
+            enc, elen = encode(model, sig, alen, stage_cfg.get("spec_augment", False))
+        dec, dlen, _ = model.decoder(targets=tok, target_length=tlen)
+        rnnt, _, _, _ = model.joint(encoder_outputs=enc, decoder_outputs=dec, encoder_lengths=elen, transcripts=tok,
+                                    transcript_lengths=dlen, compute_wer=False)
+        return rnnt, {"rnnt": float(rnnt)}
     enc, elen = encode(model, sig, alen, stage_cfg.get("spec_augment", False))
     log_probs = model.ctc_decoder(encoder_output=enc)
     ctc = model.ctc_loss(log_probs=log_probs, targets=tok, input_lengths=elen, target_lengths=tlen)
-    out = {"ctc": float(ctc)}
+    out = {"ctc": float(ctc.detach())}
     if stage_cfg["loss"] == "ctc":
         return ctc, out
     dec, dlen, _ = model.decoder(targets=tok, target_length=tlen)
@@ -374,7 +383,8 @@ def main():
             for g in opt.param_groups:
                 g["lr"] = lr_at(step, sc)
             batch = batcher.next()
-            loss, parts = compute_loss(model, batch, sc, ctc_w)
+            frozen = step < sc.get("freeze_encoder_steps", 0)
+            loss, parts = compute_loss(model, batch, sc, ctc_w, freeze_encoder=frozen)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             gn = torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
