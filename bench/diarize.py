@@ -69,16 +69,16 @@ class Dialogue:
 
 
 def _speak(text: str, voice: str, pitch: int, rate: int = 165) -> np.ndarray:
+    """espeak-ng speech as 16 kHz float32 (sox resamples; ``vol 0.8`` avoids clipping)."""
+    import io
     import subprocess
 
     import soundfile as sf
 
     wav = subprocess.run(["espeak-ng", "-v", voice, "-p", str(pitch), "-s", str(rate), "--stdout", text],
                          check=True, capture_output=True).stdout
-    raw = subprocess.run(["sox", "-q", "-t", "wav", "-", "-r", str(SAMPLE_RATE), "-c", "1", "-b", "16", "-t", "wav", "-",
-                          "vol", "0.8"], input=wav, check=True, capture_output=True).stdout
-    import io
-
+    raw = subprocess.run(["sox", "-q", "-t", "wav", "-", "-r", str(SAMPLE_RATE), "-c", "1", "-b", "16",
+                          "-t", "wav", "-", "vol", "0.8"], input=wav, check=True, capture_output=True).stdout
     audio, _ = sf.read(io.BytesIO(raw), dtype="float32")
     return audio
 
@@ -219,7 +219,8 @@ def label_mapping(reference: list[dict], hypothesis: list[dict]) -> dict:
     cost = np.zeros((len(hyp), len(ref)))
     for h in hypothesis:
         for r in reference:
-            cost[hyp.index(h["speaker"]), ref.index(r["speaker"])] -= _overlap(h["start"], h["end"], r["start"], r["end"])
+            shared = _overlap(h["start"], h["end"], r["start"], r["end"])
+            cost[hyp.index(h["speaker"]), ref.index(r["speaker"])] -= shared
     rows, cols = linear_sum_assignment(cost)
     return {hyp[i]: ref[j] for i, j in zip(rows, cols)}
 

@@ -146,7 +146,8 @@ def build_cues(result: dict, opts: Options, fmt: str = "srt") -> list[Cue]:
     """All cues of a transcript in time order, trimmed so that no two overlap."""
     segments = result.get("segments") or []
     if not segments and result.get("text"):  # granularity "none": one span over the whole file
-        segments = [{"start": 0.0, "end": float(result.get("duration") or 0.0), "text": result["text"], "speaker": None}]
+        end = float(result.get("duration") or 0.0)
+        segments = [{"start": 0.0, "end": end, "text": result["text"], "speaker": None}]
     cues = [c for seg in segments for c in segment_cues(seg, opts, fmt)]
     cues.sort(key=lambda c: c.start)
     out = []

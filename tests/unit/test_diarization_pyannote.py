@@ -42,7 +42,8 @@ def _save(model, spec, path):
 
     torch.save({"state_dict": model.state_dict(), "hyper_parameters": dict(model.hparams),
                 "pytorch-lightning_version": lightning.__version__,
-                "pyannote.audio": {"versions": {"pyannote.audio": pyannote_audio.__version__, "torch": torch.__version__},
+                "pyannote.audio": {"versions": {"pyannote.audio": pyannote_audio.__version__,
+                                                "torch": torch.__version__},
                                    "architecture": {"module": type(model).__module__, "class": type(model).__name__},
                                    "specifications": spec}}, path)
 

@@ -53,7 +53,8 @@ def load_pipeline(source: str, token: str | None = None, device: str = "cpu"):
         raise DiarizerUnavailable(f"could not load the pyannote pipeline {source!r} {where}: {reason}. {HINT}") from exc
     if pipeline is None:  # pyannote returns None for a gated model without a valid token
         raise DiarizerUnavailable(f"the pyannote pipeline {source!r} is gated: set HF_TOKEN to a token that "
-                                  f"has accepted its conditions, or point BUDGIE_PYANNOTE_MODEL at a local copy. {HINT}")
+                                  f"has accepted its conditions, or point BUDGIE_PYANNOTE_MODEL at a local copy. "
+                                  f"{HINT}")
     import torch
 
     pipeline.to(torch.device(device))
