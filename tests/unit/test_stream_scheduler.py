@@ -68,7 +68,8 @@ def test_sessions_are_batched_and_a_broken_one_is_isolated(parts):
         s.on_binary(audio[8000:16000].tobytes())
     run(scheduler, [good, other, broken], lambda: broken.failed and good.state.frames_out > consumed + 2)
     messages = outbox(broken)
-    assert {"type": "error", "code": "internal_error"}.items() <= messages[-2].items() and messages[-1] is CLOSE
+    closing = messages.index(CLOSE)  # the VAD thread may still queue an event after it; the sender stops here
+    assert messages[closing - 1]["type"] == "error" and messages[closing - 1]["code"] == "internal_error"
     assert not good.failed and not other.failed
     # the healthy sessions lost nothing: their tokens equal a clean run over the same audio
     good.on_text('{"type": "end"}')
