@@ -84,8 +84,9 @@ def test_long_audio_is_chunked_at_silences(client, celery_worker, speech_dir):
     created = submit(client, ten_minutes, model=TEST_MODEL)
     job = wait_done(client, created.get_json()["id"], timeout=600)
     assert job["status"] == "completed", job.get("error")
-    # Unchunked, full attention over 7,500 frames needs > 400 MB for one attention matrix here.
-    assert peak_rss_mb(celery_worker.pid) - peak_before < 300, "memory must stay bounded on long audio"
+    # Measured on this test model: chunked at pauses the worker's peak grows ~600 MB (mostly the
+    # random model's token flood); decoded in one pass (BUDGIE_MAX_CHUNK_S=1e5) it grows ~4.6 GB.
+    assert peak_rss_mb(celery_worker.pid) - peak_before < 1500, "memory must stay bounded on long audio"
     assert job["duration"] >= 600
     starts = [w["start"] for w in job["words"]]
     assert starts == sorted(starts)
