@@ -9,7 +9,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -283,6 +282,7 @@ def test_bad_parameters_close_4400_at_api_and_worker(api_url, worker, query, cod
 
 def test_capacity_enforced_with_4503_and_slots_released(api_url, redis_client, worker, fox_wav):
     audio = pcm16(fox_wav)
+    wait_for(lambda: active_sessions(redis_client, worker) == 0, 10, what="earlier sessions to release")
     held = [client(f"{api_url}?model={TEST_MODEL}") for _ in range(MAX_SESSIONS)]
     for c in held:
         assert c.wait_for(lambda m: m["type"] == "session.begin", 20)

@@ -143,6 +143,9 @@ class Sender(threading.Thread):
                 if item is CLOSE:
                     self.close_code = extra[0]
                     self.ws.close(reason=extra[0], message=extra[1])
+                    wake = getattr(self.ws, "event", None)  # wake the socket thread's receive() now,
+                    if wake is not None:  # so the session slot is freed at once, not at its next poll
+                        wake.set()
                     break
                 self.ws.send(json.dumps(item))
                 if extra is not None and self.on_latency:
