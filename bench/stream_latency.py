@@ -92,37 +92,13 @@ def serve(size: str, port: int, max_sessions: int, att_context: list[int], quant
 
 
 def calibrate_blank(model, att_context: list[int], target: float = 0.3) -> float:
-    """Raise the joint's blank logit until the random model emits ~``target`` tokens per frame.
-
-    Untrained weights emit ``max_symbols`` tokens on every frame, which makes greedy decoding ~10x
-    dearer than for a trained Parakeet (about one token per 3 frames); the encoder cost is unchanged.
-    """
-    import torch
-
+    """Calibrate the random model's emission rate (see ``calibrate_emission``) with streaming decoding."""
+    from workers.engines.architectures import calibrate_emission
     from workers.streaming.engine import streaming_decoding
 
     streaming_decoding(model)
     model.encoder.set_default_att_context_size(att_context)
-    audio = torch.from_numpy(speech(8.0).astype("float32") / 32768.0)[None]
-    with torch.inference_mode():
-        feats, length = model.preprocessor(input_signal=audio, length=torch.tensor([audio.shape[1]]))
-        enc, enc_len = model.encoder(audio_signal=feats, length=length)
-        bias = model.joint.joint_net[-1].bias
-        base = bias[-1].item()
-
-        def rate(shift: float) -> float:
-            bias[-1] = base + shift
-            hyp = model.decoding.rnnt_decoder_predictions_tensor(encoder_output=enc, encoded_lengths=enc_len,
-                                                                 return_hypotheses=True)[0]
-            return len(hyp.y_sequence) / int(enc_len[0])
-
-        lo, hi, best = 0.0, 64.0, (float("inf"), 0.0)
-        for _ in range(14):
-            mid = (lo + hi) / 2
-            r = rate(mid)
-            best = min(best, (abs(r - target), mid))
-            lo, hi = (mid, hi) if r > target else (lo, mid)
-        return round(rate(best[1]), 3)
+    return calibrate_emission(model, target, audio=speech(8.0).astype("float32") / 32768.0)
 
 
 # -- client side ---------------------------------------------------------------------------------
