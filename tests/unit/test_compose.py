@@ -54,3 +54,15 @@ def test_services_share_redis_and_storage_and_use_real_dockerfile_targets():
         if name not in ("flower", "realtime-parakeet-1"):
             assert "budgie-data:/data" in service["volumes"], name
     assert SERVICES["realtime-parakeet-1"]["environment"]["MAX_SESSIONS"] == "4"
+
+
+def test_streaming_worker_env_is_what_its_config_reads():
+    import inspect
+
+    from workers.streaming import config
+
+    source = inspect.getsource(config.from_environment)
+    for name in SERVICES["realtime-parakeet-1"]["environment"]:
+        if name not in ("REDIS_URL", "BUDGIE_DATA_DIR", "CUDA_VISIBLE_DEVICES"):
+            assert f'"{name}"' in source, f"{name} is not read by the streaming worker"
+    assert SERVICES["realtime-parakeet-1"]["command"] == ["budgie-stream-worker"]
