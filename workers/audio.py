@@ -116,3 +116,21 @@ def read_wav(path: str | Path) -> np.ndarray:
     if rate != SAMPLE_RATE:
         raise AudioError(f"{path}: expected {SAMPLE_RATE} Hz, found {rate} Hz")
     return audio
+
+
+def is_prepared_wav(path: str | Path) -> bool:
+    """True for a WAV that is already what the stages read: 16 kHz, mono, 16-bit PCM."""
+    import soundfile as sf
+
+    try:
+        info = sf.info(str(path))
+    except (RuntimeError, sf.LibsndfileError):
+        return False
+    return (info.format, info.subtype, info.samplerate, info.channels) == ("WAV", "PCM_16", SAMPLE_RATE, 1) \
+        and info.frames > 0
+
+
+def wav_duration(path: str | Path) -> float:
+    import soundfile as sf
+
+    return round(sf.info(str(path)).duration, 3)

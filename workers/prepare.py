@@ -10,11 +10,15 @@ from workers.stage import StageError, artifacts, stage, store
 def prepare(job_id: str) -> dict:
     files = artifacts(job_id)
     try:
-        samples = audio.decode(files.upload)
+        if audio.is_prepared_wav(files.upload):  # already 16 kHz mono 16-bit: nothing to convert
+            files.upload.replace(files.audio)
+            duration = audio.wav_duration(files.audio)
+        else:
+            samples = audio.decode(files.upload)
+            audio.write_wav(files.audio, samples)
+            duration = round(len(samples) / audio.SAMPLE_RATE, 3)
     except audio.AudioError as exc:
         raise StageError(str(exc)) from exc
-    audio.write_wav(files.audio, samples)
-    duration = round(len(samples) / audio.SAMPLE_RATE, 3)
     store().set_fields(job_id, duration=duration)
     files.upload.unlink(missing_ok=True)  # the 16 kHz WAV is all later stages need
     return {"job_id": job_id, "duration": duration}

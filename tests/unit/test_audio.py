@@ -29,3 +29,11 @@ def test_garbage_raises_audio_error(tmp_path):
     path.write_bytes(b"\x00\x01garbage" * 10)
     with pytest.raises(AudioError, match="Unable to read"):
         probe(path)
+
+
+def test_only_16k_mono_pcm16_wav_skips_conversion(speech_dir):
+    from workers.audio import is_prepared_wav
+
+    assert is_prepared_wav(synthesize("ready", speech_dir / "ready.wav"))
+    assert not is_prepared_wav(synthesize("resample me", speech_dir / "r44.wav", sample_rate=44100))
+    assert not is_prepared_wav(synthesize("a flac", speech_dir / "a.flac"))
