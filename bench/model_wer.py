@@ -204,7 +204,7 @@ def timing_mae(utts, hyps):
     """Mean |start| and |end| error (ms) over reference words the hypothesis got right."""
     import jiwer
 
-    ds, de = [], []
+    ds, de, bs = [], [], []
     for u, h in zip(utts, hyps):
         if not h.words or not h.text.strip():
             continue
@@ -217,10 +217,11 @@ def timing_mae(utts, hyps):
                 _, rs, re_ = u.words[c.ref_start_idx + k]
                 _, hs, he = h.words[c.hyp_start_idx + k]
                 ds.append(abs(hs - rs))
+                bs.append(hs - rs)
                 de.append(abs(he - re_))
     if not ds:
-        return float("nan"), float("nan"), 0
-    return 1000 * float(np.mean(ds)), 1000 * float(np.mean(de)), len(ds)
+        return float("nan"), float("nan"), 0, float("nan")
+    return 1000 * float(np.mean(ds)), 1000 * float(np.mean(de)), len(ds), 1000 * float(np.mean(bs))
 
 
 def main():
@@ -258,7 +259,7 @@ def main():
             notes.append(f"{name}: skipped ({e})")
             continue
         r = {"wer": wer(trained, h_tr), "unseen": wer(unseen, h_un), "timing_wer": wer(timing, h_ti)}
-        r["start_mae"], r["end_mae"], r["n_words"] = timing_mae(timing, h_ti)
+        r["start_mae"], r["end_mae"], r["n_words"], r["start_bias"] = timing_mae(timing, h_ti)
         r["secs"] = time.time() - t
         rows.append((name, r))
         if result is None:
@@ -268,15 +269,17 @@ def main():
 
     print(f"\nmodel: {a.model}")
     print(f"{'path':34s} {'WER trained':>11s} {'WER unseen':>10s} {'WER timing':>10s} {'start MAE ms':>12s} "
-          f"{'end MAE ms':>10s} {'words':>5s} {'secs':>5s}")
+          f"{'end MAE ms':>10s} {'start bias':>10s} {'words':>5s} {'secs':>5s}")
     for name, r in rows:
         if r is None:
             print(f"{name:34s} {'skipped (not implemented, see note)':>60s}")
         else:
             print(f"{name:34s} {r['wer']:11.3f} {r['unseen']:10.3f} {r['timing_wer']:10.3f} {r['start_mae']:12.0f} "
-                  f"{r['end_mae']:10.0f} {r['n_words']:5d} {r['secs']:5.0f}")
+                  f"{r['end_mae']:10.0f} {r['start_bias']:+10.0f} {r['n_words']:5d} {r['secs']:5.0f}")
     for n in notes:
         print(f"note: {n}")
+    print("WER timing = WER on the word-by-word timing clips; MAE over correctly recognised words ('words');"
+          " start bias = mean signed start error (positive = late)")
     print(f"total {time.time() - t0:.0f} s")
     print(f"RESULT wer={result['wer']:.2f} unseen_voice_wer={result['unseen']:.2f} "
           f"word_start_mae_ms={result['start_mae']:.0f} word_end_mae_ms={result['end_mae']:.0f}")
