@@ -12,8 +12,8 @@ Builds a seeded held-out set (cached under ``bench/out/model_wer/``) and scores 
 Paths (each a function ``(audio paths) -> list[Hyp]``):
   * ``offline``       - ``model.transcribe(..., timestamps=True, return_hypotheses=True)`` (RNNT decoder), at the
                         model's default lookahead and at every other trained lookahead;
-  * ``batch_api``     - TODO(issue #3): Budgie's batch HTTP API (:func:`transcribe_batch_api`);
-  * ``streaming``     - TODO(issue #3): Budgie's streaming path at each lookahead (:func:`transcribe_streaming`).
+  * ``batch_api``     - Budgie's batch HTTP API through a real worker (:func:`transcribe_batch_api`);
+  * ``streaming``     - a real Budgie streaming worker at each lookahead (:func:`transcribe_streaming`).
 Paths that raise ``NotImplementedError`` are listed in the table as skipped.
 
     python bench/model_wer.py                       # registry/weights/parakeet-tiny-en.nemo, < 15 min on 2 CPUs
@@ -184,13 +184,17 @@ def transcribe_offline(model, paths, att_context_size=None) -> list[Hyp]:
 
 
 def transcribe_batch_api(paths) -> list[Hyp]:
-    """TODO(issue #3): POST each file to Budgie's batch transcription API and parse text + word timestamps."""
-    raise NotImplementedError("Budgie batch API path not wired into the harness yet")
+    """Budgie's batch stack: HTTP API -> Redis -> Celery worker (registry model parakeet-tiny-en)."""
+    from bench import eval_paths
+
+    return [Hyp(text, words) for text, words in eval_paths.batch_api(list(paths))]
 
 
 def transcribe_streaming(paths, lookahead) -> list[Hyp]:
-    """TODO(issue #3): stream each file through Budgie's cache-aware streaming path at ``lookahead`` frames."""
-    raise NotImplementedError("Budgie streaming path not wired into the harness yet")
+    """Budgie's streaming worker at ``lookahead`` right-context frames (70 left), finals concatenated."""
+    from bench import eval_paths
+
+    return [Hyp(text, words) for text, words in eval_paths.streaming(list(paths), [70, lookahead])]
 
 
 # ----------------------------------------------------------------------------- metrics
