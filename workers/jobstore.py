@@ -121,6 +121,10 @@ class JobStore:
     def set_fields(self, job_id: str, **fields) -> None:
         self.r.hset(self._key(job_id), mapping={k: _dump(v) for k, v in fields.items()})
 
+    def mark_started(self, job_id: str) -> None:
+        """Record when the first stage started (HSETNX: parallel stages cannot overwrite it)."""
+        self.r.hsetnx(self._key(job_id), "started_at", str(now()))
+
     def update_stage(self, job_id: str, stage: str, **fields) -> None:
         key = self._key(job_id)
         current = json.loads(self.r.hget(key, f"stage:{stage}") or "{}")

@@ -44,8 +44,7 @@ def stage(name: str):
                 raise Ignore()
             started = time.time()
             jobs.transition(job_id, jobstore.RUNNING)
-            if jobs.r.hget(jobs._key(job_id), "started_at") is None:
-                jobs.set_fields(job_id, started_at=jobstore.now())
+            jobs.mark_started(job_id)
             jobs.update_stage(job_id, name, status="running", started_at=jobstore.now())
             try:
                 result = fn(job_id, *args, **kwargs)

@@ -36,3 +36,14 @@ def test_list_skips_expired_and_filters(store, redis_client):
     assert [j["id"] for j in jobs] == ["job_4", "job_2", "job_1", "job_0"] and not more
     failed, _ = store.list(limit=10, status="failed")
     assert [j["id"] for j in failed] == ["job_1"]
+
+
+def test_started_at_is_written_once(store):
+    import time
+
+    store.create("job_s", {}, ["transcribe", "diarize"])
+    store.mark_started("job_s")
+    first = store.get("job_s")["started_at"]
+    time.sleep(0.01)
+    store.mark_started("job_s")
+    assert store.get("job_s")["started_at"] == first
