@@ -18,6 +18,12 @@ Paths that raise ``NotImplementedError`` are listed in the table as skipped.
 
     python bench/model_wer.py                       # registry/weights/parakeet-tiny-en.nemo, < 15 min on 2 CPUs
     python bench/model_wer.py --model other.nemo --n-trained 60 --n-unseen 30 --n-timing 20
+    python bench/model_wer.py --offline-only        # offline rows only (minutes, not a worker per row)
+    python bench/model_wer.py --calibrate           # measure the registry's timestamp_shift_s on 'val' clips
+
+Word times: RNNT emits a word once it has heard it, so raw NeMo times run late by a roughly constant, model-specific
+amount. Budgie corrects them by the registry's ``timestamp_shift_s`` (measured here with ``--calibrate`` on the
+``val`` held-out sentences, never on the scored ``timing`` clips); the offline rows apply the same shift.
 
 Ends with exactly one line:
 ``RESULT wer=0.xx unseen_voice_wer=0.xx word_start_mae_ms=NN word_end_mae_ms=NN`` (offline path, default lookahead).
@@ -62,8 +68,13 @@ class Utt:
 
 
 # ----------------------------------------------------------------------------- held-out set
+def _heldout(kind: str = "test") -> list[str]:
+    """Held-out sentences: ``test`` for scoring, ``val`` (also never trained on) for calibration."""
+    return [t for k, t in (ln.split("\t") for ln in HELDOUT_FILE.read_text().splitlines() if ln.strip()) if k == kind]
+
+
 def _heldout_test() -> list[str]:
-    return [t for k, t in (ln.split("\t") for ln in HELDOUT_FILE.read_text().splitlines() if ln.strip()) if k == "test"]
+    return _heldout("test")
 
 
 def _cached(name, build):
@@ -114,12 +125,12 @@ def _trim(a: np.ndarray, thr_db: float = -35.0):
     return int(on[0]) * 160, int(on[-1] + 1) * 160
 
 
-def _timing_set(sents, idx):
+def _timing_set(sents, idx, name="timing"):
     import soundfile as sf
 
-    d = OUT / "timing"
+    d = OUT / name
     (d / "words").mkdir(parents=True, exist_ok=True)
-    r = random.Random(f"{SEED}-timing")
+    r = random.Random(f"{SEED}-{name}")
     utts = []
     for k, i in enumerate(idx):
         voice = EVAL_TRAINED_VOICES[k % len(EVAL_TRAINED_VOICES)]
@@ -169,8 +180,32 @@ def _to_hyp(h) -> Hyp:
     return Hyp(h.text if hasattr(h, "text") else str(h), words)
 
 
+def shift_hyps(hyps: list[Hyp], shift: tuple[float, float]) -> list[Hyp]:
+    """Apply a (start, end) timestamp shift the way Budgie does (workers.transcript.shift_word_times)."""
+    from workers.transcript import shift_word_times
+
+    out = []
+    for h in hyps:
+        ws = shift_word_times([{"text": w, "start": a, "end": b} for w, a, b in h.words], shift, float("inf"))
+        out.append(Hyp(h.text, [(w["text"], w["start"], w["end"]) for w in ws]))
+    return out
+
+
+def calibrate(model, n: int) -> tuple[float, float]:
+    """Median signed start/end error of the raw RNNT word times on word-by-word clips of the ``val``
+    held-out sentences (disjoint from the scored ``timing`` clips): the registry's ``timestamp_shift_s``."""
+    sents = _heldout("val")
+    idx = list(range(min(n, len(sents))))
+    utts = _cached(f"calibration-{len(idx)}", lambda: _timing_set(sents, idx, name="calibration"))
+    hyps = transcribe_offline(model, [u.path for u in utts])
+    starts, ends = _signed_errors(utts, hyps)
+    if not starts:
+        raise SystemExit("calibration: no correctly recognised words")
+    return -float(np.median(starts)), -float(np.median(ends))
+
+
 def transcribe_offline(model, paths, att_context_size=None) -> list[Hyp]:
-    """NeMo ``transcribe()`` with the model's default decoder (RNNT) at one lookahead."""
+    """NeMo ``transcribe()`` with the model's default decoder (RNNT) at one lookahead (raw NeMo word times)."""
     default = list(model.encoder.att_context_size)
     if att_context_size is not None:
         model.encoder.set_default_att_context_size(att_context_size)
@@ -204,11 +239,11 @@ def wer(utts, hyps) -> float:
     return jiwer.wer([u.text for u in utts], [h.text.strip() or "<empty>" for h in hyps])
 
 
-def timing_mae(utts, hyps):
-    """Mean |start| and |end| error (ms) over reference words the hypothesis got right."""
+def _signed_errors(utts, hyps) -> tuple[list[float], list[float]]:
+    """Signed start and end errors (s, positive = late) of the reference words the hypothesis got right."""
     import jiwer
 
-    ds, de, bs = [], [], []
+    starts, ends = [], []
     for u, h in zip(utts, hyps):
         if not h.words or not h.text.strip():
             continue
@@ -220,12 +255,28 @@ def timing_mae(utts, hyps):
             for k in range(c.ref_end_idx - c.ref_start_idx):
                 _, rs, re_ = u.words[c.ref_start_idx + k]
                 _, hs, he = h.words[c.hyp_start_idx + k]
-                ds.append(abs(hs - rs))
-                bs.append(hs - rs)
-                de.append(abs(he - re_))
-    if not ds:
+                starts.append(hs - rs)
+                ends.append(he - re_)
+    return starts, ends
+
+
+def timing_mae(utts, hyps):
+    """Mean |start| and |end| error (ms) over reference words the hypothesis got right, and the start bias."""
+    starts, ends = _signed_errors(utts, hyps)
+    if not starts:
         return float("nan"), float("nan"), 0, float("nan")
-    return 1000 * float(np.mean(ds)), 1000 * float(np.mean(de)), len(ds), 1000 * float(np.mean(bs))
+    s, e = np.array(starts), np.array(ends)
+    return 1000 * float(np.abs(s).mean()), 1000 * float(np.abs(e).mean()), len(s), 1000 * float(s.mean())
+
+
+def _registry_shift(model_path: str) -> tuple[float, float]:
+    """The registry's timestamp shift for the shipped model file; none for any other model."""
+    from registry import load_registry
+
+    for entry in load_registry().all():
+        if entry.path and Path(entry.path).resolve() == Path(model_path).resolve():
+            return entry.timestamp_shift_s
+    return 0.0, 0.0
 
 
 def main():
@@ -235,8 +286,19 @@ def main():
     ap.add_argument("--n-unseen", type=int, default=100)
     ap.add_argument("--n-timing", type=int, default=50)
     ap.add_argument("--examples", type=int, default=3)
+    ap.add_argument("--offline-only", action="store_true", help="skip the batch API and streaming rows")
+    ap.add_argument("--shift", type=float, nargs=2, metavar=("START", "END"), default=None,
+                    help="timestamp shift (s) for the offline rows; default: the registry's for the shipped model")
+    ap.add_argument("--calibrate", type=int, nargs="?", const=60, default=None, metavar="N",
+                    help="measure the timestamp shift on N word-by-word 'val' clips, print it and exit")
     a = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    if a.calibrate:
+        start, end = calibrate(load_model(a.model), a.calibrate)
+        print(f"timestamp_shift_s: {{start: {start:.2f}, end: {end:.2f}}}   # registry/models.yaml, {a.model}")
+        print(f"RESULT start_shift_ms={1000 * start:.0f} end_shift_ms={1000 * end:.0f}")
+        return
+    shift = tuple(a.shift) if a.shift else _registry_shift(a.model)
 
     t0 = time.time()
     trained, unseen, timing = build_sets(a.n_trained, a.n_unseen, a.n_timing)
@@ -247,9 +309,10 @@ def main():
     default_ctx = list(model.encoder.att_context_size)
 
     paths = [(f"offline lookahead {c[1]} ({'default' if c == default_ctx else 'alt'})",
-              lambda p, c=c: transcribe_offline(model, p, c)) for c in contexts]
-    paths += [("batch API", transcribe_batch_api)]
-    paths += [(f"streaming lookahead {c[1]}", lambda p, c=c: transcribe_streaming(p, c[1])) for c in contexts]
+              lambda p, c=c: shift_hyps(transcribe_offline(model, p, c), shift)) for c in contexts]
+    if not a.offline_only:
+        paths += [("batch API", transcribe_batch_api)]
+        paths += [(f"streaming lookahead {c[1]}", lambda p, c=c: transcribe_streaming(p, c[1])) for c in contexts]
 
     rows, notes, result = [], [], None
     for name, fn in paths:
@@ -282,6 +345,8 @@ def main():
                   f"{r['end_mae']:10.0f} {r['start_bias']:+10.0f} {r['n_words']:5d} {r['secs']:5.0f}")
     for n in notes:
         print(f"note: {n}")
+    print(f"word times: offline rows shifted by start {shift[0]:+.2f} s, end {shift[1]:+.2f} s (the registry's "
+          "timestamp_shift_s); batch API and streaming rows apply it themselves")
     print("WER timing = WER on the word-by-word timing clips; MAE over correctly recognised words ('words');"
           " start bias = mean signed start error (positive = late)")
     print(f"total {time.time() - t0:.0f} s")

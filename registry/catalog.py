@@ -39,6 +39,9 @@ class ModelEntry:
     path: str | None = None
     aliases: tuple[str, ...] = field(default=())
     max_chunk_s: float | None = None  # longest audio decoded in one pass (None: the worker default)
+    # Seconds added to every word's (start, end): RNNT emits a word only once it has heard it, so its
+    # native times run late by a model-specific, measured amount (bench/model_wer.py --calibrate).
+    timestamp_shift_s: tuple[float, float] = (0.0, 0.0)
 
     @property
     def english_only(self) -> bool:
@@ -60,6 +63,7 @@ class ModelEntry:
         data = asdict(self)
         data["languages"] = list(self.languages)
         data["aliases"] = list(self.aliases)
+        data["timestamp_shift_s"] = {"start": self.timestamp_shift_s[0], "end": self.timestamp_shift_s[1]}
         return data
 
 
@@ -111,7 +115,18 @@ def _entry(raw: dict, base_dir: Path, aliases: dict[str, str]) -> ModelEntry:
         path=path,
         aliases=tuple(sorted(a for a, target in aliases.items() if target == raw["id"])),
         max_chunk_s=float(raw["max_chunk_s"]) if raw.get("max_chunk_s") else None,
+        timestamp_shift_s=_timestamp_shift(raw),
     )
+
+
+def _timestamp_shift(raw: dict) -> tuple[float, float]:
+    shift = raw.get("timestamp_shift_s") or {}
+    if not isinstance(shift, dict) or set(shift) - {"start", "end"}:
+        raise ValueError(f"model {raw['id']}: timestamp_shift_s must be a mapping with 'start' and/or 'end'")
+    start, end = float(shift.get("start", 0.0)), float(shift.get("end", 0.0))
+    if end < start:
+        raise ValueError(f"model {raw['id']}: timestamp_shift_s.end must not be below .start (words would invert)")
+    return start, end
 
 
 def _read(files: list[Path]) -> Registry:

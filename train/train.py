@@ -32,6 +32,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from train.rnnt_loss import hybrid_rnnt_loss  # noqa: E402
 TOKENIZER_DIR = ROOT / "train" / "tokenizer"
 METRICS = ROOT / "train" / "metrics.jsonl"
 
@@ -161,20 +162,18 @@ def compute_loss(model, batch, stage_cfg, ctc_weight, freeze_encoder=False):
     if freeze_encoder:
         with torch.no_grad():
             enc, elen = encode(model, sig, alen, stage_cfg.get("spec_augment", False))
-        dec, dlen, _ = model.decoder(targets=tok, target_length=tlen)
-        rnnt, _, _, _ = model.joint(encoder_outputs=enc, decoder_outputs=dec, encoder_lengths=elen, transcripts=tok,
-                                    transcript_lengths=dlen, compute_wer=False)
-        return rnnt, {"rnnt": float(rnnt)}
+        dec, _, _ = model.decoder(targets=tok, target_length=tlen)
+        rnnt = hybrid_rnnt_loss(model, enc, elen, dec, tok, tlen)
+        return rnnt, {"rnnt": float(rnnt.detach())}
     enc, elen = encode(model, sig, alen, stage_cfg.get("spec_augment", False))
     log_probs = model.ctc_decoder(encoder_output=enc)
     ctc = model.ctc_loss(log_probs=log_probs, targets=tok, input_lengths=elen, target_lengths=tlen)
     out = {"ctc": float(ctc.detach())}
     if stage_cfg["loss"] == "ctc":
         return ctc, out
-    dec, dlen, _ = model.decoder(targets=tok, target_length=tlen)
-    rnnt, _, _, _ = model.joint(encoder_outputs=enc, decoder_outputs=dec, encoder_lengths=elen, transcripts=tok,
-                                transcript_lengths=dlen, compute_wer=False)
-    out["rnnt"] = float(rnnt)
+    dec, _, _ = model.decoder(targets=tok, target_length=tlen)
+    rnnt = hybrid_rnnt_loss(model, enc, elen, dec, tok, tlen)
+    out["rnnt"] = float(rnnt.detach())
     return (1 - ctc_weight) * rnnt + ctc_weight * ctc, out
 
 

@@ -22,6 +22,7 @@ def transcribe(job_id: str, *, model_id: str, language: str = "en") -> dict:
         max_chunk_s=entry.max_chunk_s or settings.max_chunk_s,
         batch_size=settings.batch_size,
         language=language,
+        timestamp_shift=entry.timestamp_shift_s,
     )
     files.write_json(files.transcript, transcript)
     return {"job_id": job_id, "words": len(transcript["words"])}

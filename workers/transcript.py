@@ -25,6 +25,21 @@ def make_word(text: str, start: float, end: float, confidence: float | None = No
     }
 
 
+def shift_word_times(words: list[dict], shift: tuple[float, float], limit_s: float) -> list[dict]:
+    """Move each word's (start, end) by the model's measured ``shift``, clamped to [0, limit_s].
+
+    A constant shift keeps words in order; ends never fall before starts (the registry refuses a
+    shift whose end part is below its start part).
+    """
+    start_shift, end_shift = shift
+    out = []
+    for word in words:
+        start = min(max(0.0, word["start"] + start_shift), limit_s)
+        end = min(max(start, word["end"] + end_shift), limit_s)
+        out.append({**word, "start": round(start, 3), "end": round(end, 3)})
+    return out
+
+
 def segments_from_words(words: list[dict], gap_s: float = SEGMENT_GAP_S, max_s: float = SEGMENT_MAX_S) -> list[dict]:
     """Group time-ordered words into segments at pauses, speaker changes and a maximum length."""
     groups: list[list[dict]] = []

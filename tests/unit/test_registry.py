@@ -54,3 +54,14 @@ def test_invalid_streaming_mode_is_refused(tmp_path):
     bad.write_text("models: [{id: x, engine: parakeet, source: {hub: a/b}, streaming: sometimes}]")
     with pytest.raises(ValueError, match="streaming"):
         _read([bad])
+
+
+def test_timestamp_shift_is_read_and_validated(tmp_path):
+    good = tmp_path / "good.yaml"
+    good.write_text("models: [{id: x, engine: parakeet, source: {hub: a/b}, timestamp_shift_s: {start: -0.4, end: -0.1}}]")
+    assert _read([good]).resolve("x").timestamp_shift_s == (-0.4, -0.1)
+    assert load_registry().resolve("parakeet-0.6b").timestamp_shift_s == (0.0, 0.0)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("models: [{id: x, engine: parakeet, source: {hub: a/b}, timestamp_shift_s: {start: 0.1, end: -0.3}}]")
+    with pytest.raises(ValueError, match="timestamp_shift_s"):
+        _read([bad])

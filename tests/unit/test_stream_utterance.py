@@ -54,3 +54,31 @@ def test_partials_only_extend_and_commit_splits_at_endpoint(detok):
     assert "words" not in rest
     assert (final["text"] + " " + rest["text"]).split() == seen[-1].split()
     assert u.commit(with_words=True) is None  # nothing left
+
+
+def test_commit_never_splits_a_word(detok):
+    from workers.streaming.utterance import Utterance
+
+    u = Utterance(detok, 0.08)
+    ids = ids_for(detok, "understanding")
+    assert len(ids) > 1, "needs a multi-piece word"
+    head = ids_for(detok, "we")
+    u.add(head + ids, list(range(len(head) + len(ids))))
+    # endpoint falls after the first pieces of the long word: the whole word moves to the next utterance
+    final = u.commit(with_words=False, until_s=(len(head) + 2) * 0.08 - 0.01)
+    assert final["text"] == "we"
+    assert u.commit(with_words=False)["text"] == "understanding"
+
+
+def test_timestamp_shift_moves_and_clamps_words(detok):
+    from workers.streaming.utterance import Detokenizer
+
+    shifted = Detokenizer(detok.tokenizer, timestamp_shift=(-0.5, -0.2))
+    ids = ids_for(detok, "the quick brown fox")
+    frames = [10, 20, 30, 40]
+    plain = detok.words(ids, frames, 0.08, offset_s=0.0)
+    moved = shifted.words(ids, frames, 0.08, offset_s=0.0, limit_s=3.0)
+    for a, b in zip(plain, moved):
+        assert b["start"] == round(max(0.0, a["start"] - 0.5), 3)
+        assert b["end"] == min(round(a["end"] - 0.2, 3), 3.0) and b["end"] >= b["start"]
+    assert [w["start"] for w in moved] == sorted(w["start"] for w in moved)

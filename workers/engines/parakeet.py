@@ -7,7 +7,7 @@ import logging
 import numpy as np
 
 from workers.engines.chunking import SAMPLE_RATE, split_long_audio
-from workers.transcript import make_word, transcript_from_words
+from workers.transcript import make_word, shift_word_times, transcript_from_words
 
 logger = logging.getLogger(__name__)
 
@@ -81,8 +81,11 @@ def _word_confidence(hyp):
 
 
 def transcribe_audio(model, audio: np.ndarray, *, max_chunk_s: float = 60.0, batch_size: int = 4,
-                     language: str = "en") -> dict:
-    """Transcribe 16 kHz mono float32 ``audio`` and return a Budgie transcript dict."""
+                     language: str = "en", timestamp_shift: tuple[float, float] = (0.0, 0.0)) -> dict:
+    """Transcribe 16 kHz mono float32 ``audio`` and return a Budgie transcript dict.
+
+    ``timestamp_shift`` is the registry's measured (start, end) correction of the model's word times.
+    """
     import torch
 
     duration = len(audio) / SAMPLE_RATE
@@ -97,5 +100,6 @@ def transcribe_audio(model, audio: np.ndarray, *, max_chunk_s: float = 60.0, bat
             hyps = hyps[0]
         for (start, _), hyp in zip(chunks, hyps):
             words.extend(words_from_hypothesis(hyp, start / SAMPLE_RATE, frame_s, duration))
+    words = shift_word_times(words, timestamp_shift, duration)
     logger.info("transcribed %.1fs of audio in %d chunk(s): %d words", duration, len(chunks), len(words))
     return transcript_from_words(words, duration, language)

@@ -48,7 +48,7 @@ class StreamWorker:
             entry = self.registry.resolve(model_id)
             stepper = (steppers or {}).get(entry.id) or build_stepper(entry, config)
             self.schedulers[entry.id] = Scheduler(stepper, config.max_batch, config.max_utterance_s)
-            self.detoks[entry.id] = Detokenizer(stepper.model.tokenizer)
+            self.detoks[entry.id] = Detokenizer(stepper.model.tokenizer, entry.timestamp_shift_s)
         self.vad_model = vad.load_model()  # shared: sessions keep their own state and are scored in batches
         self.active = 0
         self.draining = False

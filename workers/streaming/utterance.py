@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import logging
 
+from workers.transcript import shift_word_times
+
 logger = logging.getLogger(__name__)
 
 
 class Detokenizer:
     """Maps token ids to pieces and words for one SentencePiece tokenizer (cached per model)."""
 
-    def __init__(self, tokenizer):
+    def __init__(self, tokenizer, timestamp_shift: tuple[float, float] = (0.0, 0.0)):
         self.tokenizer = tokenizer
+        self.timestamp_shift = timestamp_shift  # the registry's measured (start, end) word-time correction
         vocab = tokenizer.vocab_size
         pieces = tokenizer.ids_to_tokens(list(range(vocab)))
         self.starts_word = [p.startswith("▁") for p in pieces]
@@ -31,7 +34,8 @@ class Detokenizer:
     def words(self, ids: list[int], frames: list[int], frame_s: float, offset_s: float,
               limit_s: float = float("inf")) -> list[dict]:
         """Group tokens into words: ``start`` = first token's frame, ``end`` = last token's frame + 1,
-        both clamped to ``limit_s`` (the audio actually received; the last frame overhangs it)."""
+        moved by the model's timestamp shift and clamped to ``limit_s`` (the audio actually received;
+        the last frame overhangs it)."""
         groups: list[tuple[list[int], int, int]] = []
         for tok, frame in zip(ids, frames):
             if not groups or self.starts_word[tok]:
@@ -43,10 +47,10 @@ class Detokenizer:
         for toks, first, last in groups:
             text = self.text(toks)
             if text:
-                start = min(offset_s + first * frame_s, limit_s)
-                end = min(offset_s + (last + 1) * frame_s, limit_s)
+                start = offset_s + first * frame_s
+                end = offset_s + (last + 1) * frame_s
                 words.append({"text": text, "start": round(start, 3), "end": round(end, 3)})
-        return words
+        return shift_word_times(words, self.timestamp_shift, limit_s)
 
 
 class Utterance:
@@ -87,6 +91,10 @@ class Utterance:
         cut = len(self.ids)
         if until_s is not None:
             cut = sum(1 for f in self.frames if self.offset_s + f * self.frame_s < until_s)
+            # never split a word: a word whose last pieces were emitted after the endpoint moves whole
+            # into the next utterance (pieces are emitted late, so they can straddle the cut)
+            while 0 < cut < len(self.ids) and not self.detok.starts_word[self.ids[cut]]:
+                cut -= 1
         ids, frames = self.ids[:cut], self.frames[:cut]
         self.ids, self.frames, self.last_partial = self.ids[cut:], self.frames[cut:], ""
         words = self.detok.words(ids, frames, self.frame_s, self.offset_s, self.limit_s)
