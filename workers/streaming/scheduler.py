@@ -154,9 +154,11 @@ class Scheduler(threading.Thread):
     def tick(self, sessions: list[Session]) -> None:
         for s in sessions:
             self._guard(s, self._drain, s)
-        ready = [s for s in sessions if not s.finished and not s.failed and self._ready(s)]
         for phase in (True, False):
-            group = [s for s in ready if (s.state.step == 0) == phase]
+            # readiness is re-checked per phase: a session that just took its first chunk is in the
+            # steady phase now and may step again only if another FULL chunk is waiting (stepping a
+            # partial chunk as if it were full drops its lookahead frames and changes the transcript)
+            group = [s for s in sessions if self._ready(s) and (s.state.step == 0) == phase]
             for i in range(0, len(group), self.max_batch):
                 self._step(group[i: i + self.max_batch])
         for s in sessions:
