@@ -1,8 +1,10 @@
-"""Run the whole batch stack on this machine: a real Celery worker subprocess and the API on a
-free loopback port. Used by ``budgie-demo`` and the benchmarks (no Docker, no GPU)."""
+"""Run Budgie's processes on this machine: a real Celery worker, a real streaming worker and the API
+on free loopback ports. Used by ``budgie-demo``, the benchmarks and the tests (no Docker, no GPU),
+so all of them start workers exactly the way production does."""
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -21,6 +23,48 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def start_celery_worker(queues: str, name: str, env: dict, log_path: Path,
+                        loglevel: str = "INFO") -> subprocess.Popen:
+    """``celery worker`` as deployed: solo pool, one process, the given queues (models load at start)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker", "-Q", queues,
+         "--pool", "solo", "-c", "1", "-n", f"{name}@%h", "--without-gossip", "--without-mingle",
+         "--loglevel", loglevel],
+        env=env, cwd=ROOT, stdout=open(log_path, "w"), stderr=subprocess.STDOUT,
+    )
+
+
+def start_stream_worker(env: dict, log_path: Path) -> subprocess.Popen:
+    """``budgie-stream-worker`` (gunicorn gthread) in its own process group, configured by ``env``."""
+    return subprocess.Popen([sys.executable, "-m", "workers.streaming.server"], cwd=ROOT, env=env,
+                            stdout=open(log_path, "w"), stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def wait_until(ready, proc: subprocess.Popen, log_path: Path, what: str, timeout: float = 300) -> None:
+    """Poll ``ready()`` until true; fail fast, with the log tail, if the process exits first."""
+    deadline = time.time() + timeout
+    while not ready():
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what}: the process exited:\n{Path(log_path).read_text()[-3000:]}")
+        if time.time() > deadline:
+            raise TimeoutError(f"{what}: not ready after {timeout}s; see {log_path}")
+        time.sleep(0.25)
+
+
+def stop_process(proc: subprocess.Popen, timeout: float = 30) -> None:
+    """SIGTERM (workers save and deregister), then SIGKILL if it does not exit in time."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            if os.getpgid(proc.pid) == proc.pid:  # its own group (gunicorn + its workers): kill them all
+                os.killpg(proc.pid, signal.SIGKILL)
+            else:
+                proc.kill()
+            proc.wait()
 
 
 class LocalStack:
@@ -44,12 +88,7 @@ class LocalStack:
 
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per poll
         os.environ.update(self.env)  # the in-process API and the worker must agree
-        self.worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker", "-Q", self.queues,
-             "--pool", "solo", "-c", "1", "-n", f"budgie-local-{os.getpid()}@%h", "--without-gossip",
-             "--without-mingle"],
-            env=self.env, cwd=ROOT, stdout=open(self.log_path, "w"), stderr=subprocess.STDOUT,
-        )
+        self.worker = start_celery_worker(self.queues, f"budgie-local-{os.getpid()}", self.env, self.log_path)
         port = free_port()
         self.server = make_server("127.0.0.1", port, create_app(), threaded=True)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
@@ -64,21 +103,11 @@ class LocalStack:
 
     def __exit__(self, *exc) -> None:
         self.server.shutdown()
-        self.worker.terminate()
-        try:
-            self.worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.worker.kill()
+        stop_process(self.worker)
 
     def wait_loaded(self, model: str, timeout: float = 600) -> None:
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if self.worker.poll() is not None:
-                raise RuntimeError(f"the worker exited:\n{self.log_path.read_text()[-2000:]}")
-            if requests.get(f"{self.base}/v1/models/{model}", timeout=5).json().get("loaded"):
-                return
-            time.sleep(0.25)
-        raise TimeoutError(f"the worker did not load {model} within {timeout}s; see {self.log_path}")
+        wait_until(lambda: requests.get(f"{self.base}/v1/models/{model}", timeout=5).json().get("loaded"),
+                   self.worker, self.log_path, f"the worker loading {model}", timeout)
 
     def transcribe(self, audio: Path, poll_s: float = 0.05, **form) -> dict:
         """POST ``audio``, poll until the job ends; adds ``wall_seconds`` (POST start -> completion seen)."""

@@ -10,13 +10,9 @@ Both return ``(text, [(word, start_s, end_s), ...])`` per file.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
 Result = tuple[str, list[tuple[str, float, float]]]
 
 
@@ -41,7 +37,7 @@ def streaming(paths: list[Path], lookahead: list[int], model_id: str = "parakeet
     import redis
     import soundfile as sf
 
-    from app.localstack import free_port
+    from app.localstack import free_port, start_stream_worker, stop_process, wait_until
     from workers.streaming.client import StreamClient
 
     port = free_port()
@@ -50,16 +46,12 @@ def streaming(paths: list[Path], lookahead: list[int], model_id: str = "parakeet
     env = {**os.environ, "REDIS_URL": redis_url, "BUDGIE_KEY_PREFIX": prefix, "WORKER_ID": worker_id,
            "WORKER_PORT": str(port), "WORKER_HOST": "127.0.0.1", "MAX_SESSIONS": "2",
            "BUDGIE_STREAM_MODEL": model_id, "BUDGIE_STREAM_ATT_CONTEXT": ",".join(map(str, lookahead))}
-    log = open(Path(tempfile.mkdtemp(prefix="budgie-eval-")) / "stream-worker.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "workers.streaming.server"], cwd=ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
+    log_path = Path(tempfile.mkdtemp(prefix="budgie-eval-")) / "stream-worker.log"
+    proc = start_stream_worker(env, log_path)
     r = redis.Redis.from_url(redis_url)
     try:
-        deadline = time.time() + 300
-        while not r.exists(f"{prefix}:realtime:worker:{worker_id}"):
-            if proc.poll() is not None or time.time() > deadline:
-                raise RuntimeError(f"streaming worker did not start; see {log.name}")
-            time.sleep(0.5)
+        wait_until(lambda: r.exists(f"{prefix}:realtime:worker:{worker_id}"), proc, log_path,
+                   "the streaming worker")
         url = f"ws://127.0.0.1:{port}/v1/audio/transcriptions/stream?model={model_id}&word_timestamps=true"
         results = []
         for path in paths:
@@ -73,8 +65,6 @@ def streaming(paths: list[Path], lookahead: list[int], model_id: str = "parakeet
             results.append((text, words))
         return results
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        log.close()
+        stop_process(proc)
         for key in r.scan_iter(f"{prefix}:*"):
             r.delete(key)

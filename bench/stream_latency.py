@@ -20,7 +20,6 @@ import argparse
 import json
 import logging
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,16 +31,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from app.localstack import free_port  # noqa: E402
+
 logger = logging.getLogger("stream_latency")
 PATH = "/v1/audio/transcriptions/stream"
 TEXT = ("speech recognition turns spoken words into written text and budgie serves parakeet models "
         "for batch and streaming transcription while the quick brown fox jumps over the lazy dog")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # -- worker side (subprocess) --------------------------------------------------------------------

@@ -7,8 +7,6 @@ FastConformer-RNNT built at test time (cached between runs in ~/.cache/budgie-te
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -28,6 +26,7 @@ os.environ.update({
 
 TEST_MODEL = "parakeet-test"            # cache-aware, random weights, built from a config
 TEST_MODEL_FULL = "parakeet-test-full"  # full-context (offline-trained) variant, random weights
+SHIPPED_MODEL = "parakeet-tiny-en"      # the embedded trained model (registry/weights): real words
 CACHE = Path(os.environ.get("BUDGIE_TEST_CACHE", Path.home() / ".cache" / "budgie-test"))
 MODEL_VERSION = "v2"  # bump when architectures.py changes what "test" builds
 
@@ -117,30 +116,23 @@ def wait_for(predicate, timeout: float, interval: float = 0.1, what: str = "cond
 
 @pytest.fixture(scope="session")
 def celery_worker(redis_client, test_registry):
-    """A real ``celery worker`` subprocess consuming every batch queue for the test model."""
-    queues = f"prepare,align,diarize,merge,transcribe.{TEST_MODEL}"
-    log = open(Path(_DATA_DIR) / "worker.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker", "-Q", queues,
-         "--pool", "solo", "-c", "1", "-n", "budgie-test@%h", "--without-gossip", "--without-mingle",
-         "--loglevel", "INFO"],
-        cwd=ROOT, env=os.environ.copy(), stdout=log, stderr=subprocess.STDOUT,
-    )
+    """A real ``celery worker`` subprocess consuming every batch queue for the test model and the
+    embedded trained model (``SHIPPED_MODEL``, used where the words themselves are asserted)."""
+    from app.localstack import start_celery_worker, stop_process, wait_until
+
+    log_path = Path(_DATA_DIR) / "worker.log"
+    queues = f"prepare,align,diarize,merge,transcribe.{TEST_MODEL},transcribe.{SHIPPED_MODEL}"
+    proc = start_celery_worker(queues, "budgie-test", os.environ.copy(), log_path)
+
+    def loaded() -> bool:
+        return any(TEST_MODEL in (models := redis_client.hget(k, "models") or "") and SHIPPED_MODEL in models
+                   for k in redis_client.scan_iter("budgie-test:batch:worker:*"))
+
     try:
-        wait_for(lambda: proc.poll() is not None or any(
-            TEST_MODEL in (redis_client.hget(k, "models") or "")
-            for k in redis_client.scan_iter("budgie-test:batch:worker:*")),
-            timeout=180, interval=0.5, what="the celery worker to load the test model")
-        if proc.poll() is not None:
-            raise RuntimeError(f"celery worker exited: {(Path(_DATA_DIR) / 'worker.log').read_text()[-3000:]}")
+        wait_until(loaded, proc, log_path, "the test celery worker", timeout=180)
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        stop_process(proc, timeout=20)
 
 
 @pytest.fixture(scope="session")

@@ -5,9 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -15,7 +12,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.conftest import ROOT, TEST_MODEL, TEST_MODEL_FULL, wait_for
+from app.localstack import free_port
+from tests.conftest import TEST_MODEL, TEST_MODEL_FULL, wait_for
 from tests.speech import concatenate, silence, synthesize
 
 PATH = "/v1/audio/transcriptions/stream"
@@ -23,12 +21,6 @@ PREFIX = "budgie-test"
 WORKER_ID = "stream-test-1"
 MAX_SESSIONS = 2
 ATT_CONTEXT = [70, 1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def client(url: str):
@@ -56,37 +48,29 @@ def two_utterances_wav(speech_dir) -> Path:
     return concatenate([a, gap, b, gap], speech_dir / "stream-two.wav")
 
 
-def start_worker(redis_client, log_path: Path, worker_id: str, max_sessions: int, models: str) -> dict:
+def start_worker(redis_client, log_path: Path, worker_id: str, max_sessions: int, models: str,
+                 att_context: list[int] = ATT_CONTEXT) -> dict:
     """Start ``budgie-stream-worker`` (gunicorn gthread) in its own process group; wait for registration."""
+    from app.localstack import start_stream_worker, wait_until
+
     port = free_port()
     env = {**os.environ, "WORKER_ID": worker_id, "WORKER_PORT": str(port), "WORKER_HOST": "127.0.0.1",
            "MAX_SESSIONS": str(max_sessions), "BUDGIE_STREAM_MODEL": models,
-           "BUDGIE_STREAM_ATT_CONTEXT": ",".join(map(str, ATT_CONTEXT)), "BUDGIE_HEARTBEAT_S": "1",
+           "BUDGIE_STREAM_ATT_CONTEXT": ",".join(map(str, att_context)), "BUDGIE_HEARTBEAT_S": "1",
            # idle 10 s: the API relay runs in this busy pytest process, and a GIL-starved relay thread
            # must not look like an idle client
            "BUDGIE_REGISTRY_TTL_S": "5", "BUDGIE_STREAM_IDLE_S": "10", "BUDGIE_VAD_SILENCE_MS": "400",
            "BUDGIE_MAX_FRAME_BYTES": "64000", "BUDGIE_TORCH_THREADS": "1"}
-    log = open(log_path, "w")
-    proc = subprocess.Popen([sys.executable, "-m", "workers.streaming.server"], cwd=ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = start_stream_worker(env, log_path)
     key = f"{PREFIX}:realtime:worker:{worker_id}"
-    wait_for(lambda: proc.poll() is not None or redis_client.exists(key), timeout=180, interval=0.5,
-             what=f"streaming worker {worker_id} to register")
-    if proc.poll() is not None:
-        raise RuntimeError(f"streaming worker exited: {log_path.read_text()[-3000:]}")
-    return {"url": f"ws://127.0.0.1:{port}{PATH}", "http": f"http://127.0.0.1:{port}", "key": key, "proc": proc,
-            "log": log}
+    wait_until(lambda: redis_client.exists(key), proc, log_path, f"streaming worker {worker_id}", timeout=180)
+    return {"url": f"ws://127.0.0.1:{port}{PATH}", "http": f"http://127.0.0.1:{port}", "key": key, "proc": proc}
 
 
 def stop_worker(worker: dict) -> None:
-    proc = worker["proc"]
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-    worker["log"].close()
+    from app.localstack import stop_process
+
+    stop_process(worker["proc"], timeout=20)
 
 
 @pytest.fixture(scope="module")
