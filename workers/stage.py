@@ -27,11 +27,12 @@ def artifacts(job_id: str) -> Artifacts:
     return Artifacts(get_settings().data_dir, job_id)
 
 
-def stage(name: str):
+def stage(name: str, completes_job: bool = False):
     """Record running/completed/failed for stage ``name`` of the job whose id is the first argument.
 
     A job that was cancelled (or already failed) is not worked on: the task is ignored, which
-    also stops the rest of its chain.
+    also stops the rest of its chain. ``completes_job``: the last stage; once its own record is
+    final the job becomes completed, so a client never sees a completed job with a stage still open.
     """
 
     def decorate(fn):
@@ -57,6 +58,8 @@ def stage(name: str):
                 raise
             jobs.update_stage(job_id, name, status="completed", completed_at=jobstore.now(),
                               duration_ms=int((time.time() - started) * 1000))
+            if completes_job:
+                jobs.transition(job_id, jobstore.COMPLETED, completed_at=jobstore.now())
             return result
 
         return run
