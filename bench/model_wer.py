@@ -26,16 +26,15 @@ amount. Budgie corrects them by the registry's ``timestamp_shift_s`` (measured h
 ``val`` held-out sentences, never on the scored ``timing`` clips); the offline rows apply the same shift.
 
 Ends with exactly one line:
-``RESULT wer=0.xx unseen_voice_wer=0.xx word_start_mae_ms=NN word_end_mae_ms=NN`` (offline path, default lookahead).
+``RESULT wer=0.xxx unseen_voice_wer=0.xxx word_start_mae_ms=NN word_end_mae_ms=NN batch_wer=0.xxx stream_wer=0.xxx``
+(offline path at the default lookahead; batch API; streaming worker at the largest lookahead).
 """
 from __future__ import annotations
 
 import argparse
 import json
 import logging
-import os
 import random
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -350,8 +349,13 @@ def main():
     print("WER timing = WER on the word-by-word timing clips; MAE over correctly recognised words ('words');"
           " start bias = mean signed start error (positive = late)")
     print(f"total {time.time() - t0:.0f} s")
-    print(f"RESULT wer={result['wer']:.2f} unseen_voice_wer={result['unseen']:.2f} "
-          f"word_start_mae_ms={result['start_mae']:.0f} word_end_mae_ms={result['end_mae']:.0f}")
+    served = dict(rows)
+    largest = max(c[1] for c in contexts)
+    extra = "".join(f" {key}={served[name]['wer']:.3f}" for key, name in
+                    (("batch_wer", "batch API"), ("stream_wer", f"streaming lookahead {largest}"))
+                    if served.get(name))
+    print(f"RESULT wer={result['wer']:.3f} unseen_voice_wer={result['unseen']:.3f} "
+          f"word_start_mae_ms={result['start_mae']:.0f} word_end_mae_ms={result['end_mae']:.0f}{extra}")
 
 
 if __name__ == "__main__":
