@@ -28,8 +28,9 @@ def make_word(text: str, start: float, end: float, confidence: float | None = No
 def shift_word_times(words: list[dict], shift: tuple[float, float], limit_s: float) -> list[dict]:
     """Move each word's (start, end) by the model's measured ``shift``, clamped to [0, limit_s].
 
-    A constant shift keeps words in order; ends never fall before starts (the registry refuses a
-    shift whose end part is below its start part).
+    Starts move back further than ends (the RNNT hears a word's end before it emits it), so a word's
+    shifted end can pass the next word's shifted start; it is cut there, because spoken words follow
+    each other. Ends never fall before starts (the registry refuses an end shift below the start shift).
     """
     start_shift, end_shift = shift
     out = []
@@ -37,6 +38,9 @@ def shift_word_times(words: list[dict], shift: tuple[float, float], limit_s: flo
         start = min(max(0.0, word["start"] + start_shift), limit_s)
         end = min(max(start, word["end"] + end_shift), limit_s)
         out.append({**word, "start": round(start, 3), "end": round(end, 3)})
+    for word, following in zip(out, out[1:]):
+        if word["end"] > following["start"]:
+            word["end"] = max(word["start"], following["start"])
     return out
 
 

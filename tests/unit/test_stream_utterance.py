@@ -82,3 +82,19 @@ def test_timestamp_shift_moves_and_clamps_words(detok):
         assert b["start"] == round(max(0.0, a["start"] - 0.5), 3)
         assert b["end"] == min(round(a["end"] - 0.2, 3), 3.0) and b["end"] >= b["start"]
     assert [w["start"] for w in moved] == sorted(w["start"] for w in moved)
+
+
+def test_shifted_words_never_overlap(detok):
+    """Words emitted one frame apart: the larger start shift would make each end pass the next start."""
+    from workers.streaming.utterance import Detokenizer
+
+    shifted = Detokenizer(detok.tokenizer, timestamp_shift=(-0.5, -0.2))
+    ids = ids_for(detok, "the quick brown fox")
+    frames = [10 + 2 * k for k in range(len(ids))]  # one piece every 160 ms
+    words = shifted.words(ids, frames, 0.08, offset_s=0.0, limit_s=9.0)
+    assert len(words) == 4
+    for word, following in zip(words, words[1:]):
+        assert word["start"] <= word["end"] <= following["start"]
+    raw = detok.words(ids, frames, 0.08, offset_s=0.0)
+    assert any(w["end"] < round(r["end"] - 0.2, 3) for w, r in zip(words, raw)), "no end was cut at its successor"
+    assert words[-1]["end"] == round((frames[-1] + 1) * 0.08 - 0.2, 3)  # the last word keeps its shifted end
