@@ -45,7 +45,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from train.data import EVAL_TRAINED_VOICES, HELDOUT_FILE, HELDOUT_VOICE, synth  # noqa: E402
+from train.data import EVAL_TRAINED_VOICES, HELDOUT_VOICE, heldout_sentences, synth  # noqa: E402
 
 DEFAULT_MODEL = ROOT / "registry" / "weights" / "parakeet-tiny-en.nemo"
 OUT = ROOT / "bench" / "out" / "model_wer"
@@ -69,7 +69,7 @@ class Utt:
 # ----------------------------------------------------------------------------- held-out set
 def _heldout(kind: str = "test") -> list[str]:
     """Held-out sentences: ``test`` for scoring, ``val`` (also never trained on) for calibration."""
-    return [t for k, t in (ln.split("\t") for ln in HELDOUT_FILE.read_text().splitlines() if ln.strip()) if k == kind]
+    return heldout_sentences(kind)
 
 
 def _heldout_test() -> list[str]:

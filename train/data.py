@@ -84,6 +84,12 @@ def raw_fragments() -> list[list[str]]:
     return frags
 
 
+def heldout_sentences(kind: str) -> list[str]:
+    """The committed held-out sentences of ``kind`` (``test`` scores models, ``val`` validates training)."""
+    rows = (ln.split("\t") for ln in HELDOUT_FILE.read_text().splitlines() if ln.strip())
+    return [text for k, text in rows if k == kind]
+
+
 def build_text(seed: int = SEED):
     """Return (vocab list, train snippets, heldout test snippets, heldout val snippets); deterministic."""
     frags = raw_fragments()
@@ -101,9 +107,7 @@ def build_text(seed: int = SEED):
     rng = random.Random(seed)
     rng.shuffle(snippets)
     if HELDOUT_FILE.exists():
-        held = [ln.split("\t") for ln in HELDOUT_FILE.read_text().splitlines() if ln.strip()]
-        test = [t for k, t in held if k == "test"]
-        val = [t for k, t in held if k == "val"]
+        test, val = heldout_sentences("test"), heldout_sentences("val")
     else:
         # held-out sentences: 4-9 words so that they are real sentences, not fragments
         cands = [s for s in snippets if len(s.split()) >= 4]

@@ -17,25 +17,21 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.conftest import ROOT, SHIPPED_MODEL, wait_for
+from tests.conftest import SHIPPED_MODEL, wait_for
 from tests.speech import synthesize
+from train.data import EVAL_TRAINED_VOICES as TRAINED_VOICES
+from train.data import heldout_sentences
 
 N_CLIPS = 12
 MAX_WER = 0.25  # bench/model_wer.py on 150 held-out clips: 0.111 (train/MODEL_CARD.md); 12 clips vary more
 MAX_WORD_TIME_ERROR_S = 0.12  # mean |start| and |end| error; bench/model_wer.py: 83 ms start, 62 ms end
-TRAINED_VOICES = ["en-us+m3", "en-us+f4", "en-gb+klatt4", "en-029+Andy", "en-us+Alicia", "en-gb-scotland+grandma"]
 TERMINAL = {"completed", "failed", "cancelled"}
-
-
-def heldout_sentences() -> list[str]:
-    lines = (ROOT / "train" / "heldout_sentences.txt").read_text().splitlines()
-    return [text for kind, text in (ln.split("\t") for ln in lines if ln.strip()) if kind == "test"]
 
 
 @pytest.fixture(scope="module")
 def clips(speech_dir) -> list[tuple[Path, str]]:
     out = []
-    for k, text in enumerate(heldout_sentences()[:N_CLIPS]):
+    for k, text in enumerate(heldout_sentences("test")[:N_CLIPS]):
         path = synthesize(text, speech_dir / f"heldout{k:02d}.wav", voice=TRAINED_VOICES[k % len(TRAINED_VOICES)],
                           rate=160)
         out.append((path, text))
@@ -121,7 +117,7 @@ def test_word_times_match_known_boundaries(api, celery_worker, speech_dir):
     registry's measured shift) must land near the true boundaries."""
     rng = np.random.default_rng(7)
     paths, truths = [], []
-    for k, text in enumerate(heldout_sentences()[N_CLIPS:N_CLIPS + 6]):
+    for k, text in enumerate(heldout_sentences("test")[N_CLIPS:N_CLIPS + 6]):
         pieces, words, t = [np.zeros(4800, np.float32)], [], 4800
         for j, word in enumerate(text.split()):
             audio, _ = sf.read(synthesize(word, speech_dir / f"timing{k}_{j}.wav",

@@ -85,7 +85,7 @@ def test_timestamp_shift_moves_and_clamps_words(detok):
 
 
 def test_shifted_words_never_overlap(detok):
-    """Words emitted one frame apart: the larger start shift would make each end pass the next start."""
+    """Pieces emitted two frames apart: the larger start shift would make each end pass the next start."""
     from workers.streaming.utterance import Detokenizer
 
     shifted = Detokenizer(detok.tokenizer, timestamp_shift=(-0.5, -0.2))
