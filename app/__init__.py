@@ -1,26 +1,29 @@
-"""Budgie's HTTP API: ``create_app()`` builds the Flask app (``flask --app app run``)."""
-from __future__ import annotations
+"""Budgie's HTTP API: ``create_app()`` builds the Flask app (``gunicorn 'app:create_app()'``)."""
 
-import logging
+from __future__ import annotations
 
 from flask import Flask
 
+from core.settings import Settings
 
-def create_app(test_config: dict | None = None) -> Flask:
-    """Build the app: defaults, then the environment, then ``test_config``."""
-    from app import config, errors, extensions, metrics
+
+def create_app(settings: Settings | None = None, *, testing: bool = False) -> Flask:
+    """Build the app from ``settings`` (default: the process's settings, read from the environment)."""
+    from app import errors, extensions, metrics
     from app.api import exports, health, models, transcriptions
     from app.ws import stream
+    from core import logs
+    from core.settings import get_settings
 
+    settings = settings or get_settings()
     app = Flask(__name__)
-    app.config.from_mapping(config.from_environment())
-    if test_config:
-        app.config.from_mapping(test_config)
-    app.json.sort_keys = False
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app.config.update(TESTING=testing, MAX_CONTENT_LENGTH=settings.max_upload_bytes)
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    if not testing:
+        logs.configure(settings.log_format, settings.log_level)
 
+    extensions.init_app(app, settings)
     errors.init_app(app)
-    extensions.init_app(app)
     metrics.init_app(app)
     app.register_blueprint(transcriptions.bp)
     app.register_blueprint(models.bp)

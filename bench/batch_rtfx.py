@@ -53,7 +53,7 @@ def make_audio(seconds: float, out: Path) -> Path:
 
 def model_file(size: str) -> tuple[str, Path]:
     """Return (registry id, .nemo path) for a size: ``tiny`` is the embedded model if present."""
-    from workers.engines.architectures import build_and_save
+    from train.architectures import build_and_save
 
     if size == "tiny":
         embedded = ROOT / "registry" / "weights" / "parakeet-tiny-en.nemo"
@@ -77,9 +77,9 @@ def measure(model_id: str, path: Path, audio: Path, duration: float, runs: int, 
     import torch
     from nemo.collections.asr.models import ASRModel
 
-    from app.localstack import LocalStack
-    from registry import load_registry
-    from workers.audio import read_wav
+    from budgie.localstack import LocalStack
+    from core.catalog import registry
+    from core.audio import read_wav
     from workers.engines.chunking import split_long_audio
     from workers.engines.parakeet import configure_decoding
 
@@ -87,7 +87,7 @@ def measure(model_id: str, path: Path, audio: Path, duration: float, runs: int, 
         model = ASRModel.restore_from(str(path), map_location="cpu").eval()
         chunked = ASRModel.restore_from(str(path), map_location="cpu").eval()
         configure_decoding(chunked)
-        max_chunk_s = load_registry().resolve(model_id).max_chunk_s or 60.0
+        max_chunk_s = registry().resolve(model_id).max_chunk_s or 60.0
         raw_times, chunk_times, e2e_times = [], [], []
         for run in range(runs + 1):  # run 0 warms everything up and is not counted
             with torch.inference_mode():

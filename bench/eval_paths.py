@@ -1,7 +1,7 @@
 """Transcribe files through Budgie's own serving paths, for accuracy evaluation.
 
 - :func:`batch_api`: the real batch stack (HTTP API -> Redis -> Celery worker -> merge), via
-  :class:`app.localstack.LocalStack`.
+  :class:`budgie.localstack.LocalStack`.
 - :func:`streaming`: a real streaming worker process at a given lookahead, fed by a WebSocket
   client; the transcript is the concatenation of ``transcript.final`` messages.
 
@@ -18,7 +18,7 @@ Result = tuple[str, list[tuple[str, float, float]]]
 
 def batch_api(paths: list[Path], model_id: str = "parakeet-tiny-en",
               redis_url: str = "redis://127.0.0.1:6379/10") -> list[Result]:
-    from app.localstack import LocalStack
+    from budgie.localstack import LocalStack
 
     results = []
     with LocalStack([model_id], redis_url) as stack:
@@ -37,8 +37,8 @@ def streaming(paths: list[Path], lookahead: list[int], model_id: str = "parakeet
     import redis
     import soundfile as sf
 
-    from app.localstack import free_port, start_stream_worker, stop_process, wait_until
-    from workers.streaming.client import StreamClient
+    from budgie.localstack import free_port, start_stream_worker, stop_process, wait_until
+    from budgie.client import StreamClient
 
     port = free_port()
     worker_id = f"eval-{os.getpid()}"

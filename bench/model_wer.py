@@ -180,8 +180,8 @@ def _to_hyp(h) -> Hyp:
 
 
 def shift_hyps(hyps: list[Hyp], shift: tuple[float, float]) -> list[Hyp]:
-    """Apply a (start, end) timestamp shift the way Budgie does (workers.transcript.shift_word_times)."""
-    from workers.transcript import shift_word_times
+    """Apply a (start, end) timestamp shift the way Budgie does (workers.engines.wordtimes.shift_word_times)."""
+    from workers.engines.wordtimes import shift_word_times
 
     out = []
     for h in hyps:
@@ -270,9 +270,9 @@ def timing_mae(utts, hyps):
 
 def _registry_shift(model_path: str) -> tuple[float, float]:
     """The registry's timestamp shift for the shipped model file; none for any other model."""
-    from registry import load_registry
+    from core.catalog import registry
 
-    for entry in load_registry().all():
+    for entry in registry().all():
         if entry.path and Path(entry.path).resolve() == Path(model_path).resolve():
             return entry.timestamp_shift_s
     return 0.0, 0.0

@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.localstack import free_port  # noqa: E402
+from budgie.localstack import free_port  # noqa: E402
 
 logger = logging.getLogger("stream_latency")
 PATH = "/v1/audio/transcriptions/stream"
@@ -45,7 +45,7 @@ def serve(size: str, port: int, max_sessions: int, att_context: list[int], quant
     import torch
 
     from registry.catalog import _cached
-    from workers.engines.architectures import _DEFAULT_TEXT, build_model, rnnt_config, train_tokenizer
+    from train.architectures import _DEFAULT_TEXT, build_model, rnnt_config, train_tokenizer
     from workers.streaming.config import StreamConfig
     from workers.streaming.engine import build_stepper
     from workers.streaming.server import StreamWorker, create_app
@@ -88,7 +88,7 @@ def serve(size: str, port: int, max_sessions: int, att_context: list[int], quant
 
 def calibrate_blank(model, att_context: list[int], target: float = 0.3) -> float:
     """Calibrate the random model's emission rate (see ``calibrate_emission``) with streaming decoding."""
-    from workers.engines.architectures import calibrate_emission
+    from train.architectures import calibrate_emission
     from workers.streaming.engine import streaming_decoding
 
     streaming_decoding(model)
@@ -99,7 +99,7 @@ def calibrate_blank(model, att_context: list[int], target: float = 0.3) -> float
 # -- client side ---------------------------------------------------------------------------------
 def run_sessions(url: str, audio, n: int, frame: int = 640) -> list[dict]:
     """Stream ``audio`` (int16, 16 kHz) from ``n`` threads at real time; return each session.end."""
-    from workers.streaming.client import StreamClient
+    from budgie.client import StreamClient
 
     ends: list[dict] = [{} for _ in range(n)]
     errors: list[str] = []

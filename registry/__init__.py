@@ -2,7 +2,7 @@
 
 Pure data. It imports no model library, so the API, the workers and the benchmarks can all
 consult it cheaply. Extra entries (a fine-tuned model, a test model) are merged from the YAML
-files named in ``BUDGIE_REGISTRY_FILES`` (``os.pathsep``-separated).
+files passed to :func:`load_registry` (the services pass ``BUDGIE_REGISTRY_FILES``; see core.catalog).
 """
 from registry.catalog import ModelEntry, Registry, UnknownModelError, load_registry
 

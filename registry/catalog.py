@@ -146,8 +146,9 @@ def _cached(extra: str) -> Registry:
     return _read(files)
 
 
-def load_registry(extra_files: str | None = None) -> Registry:
-    """Return the registry: the built-in YAML plus ``extra_files`` (default: $BUDGIE_REGISTRY_FILES)."""
-    if extra_files is None:
-        extra_files = os.environ.get("BUDGIE_REGISTRY_FILES", "")
+def load_registry(extra_files: str = "") -> Registry:
+    """Return the registry: the built-in YAML plus ``extra_files`` (``os.pathsep``-separated YAML files).
+
+    Services call ``core.catalog.registry()``, which passes the configured ``BUDGIE_REGISTRY_FILES``.
+    """
     return _cached(extra_files)

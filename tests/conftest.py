@@ -22,6 +22,7 @@ os.environ.update({
     "BUDGIE_DEVICE": "cpu",
     "PYANNOTE_METRICS_ENABLED": "0",
     "HF_HUB_OFFLINE": "1",
+    "BUDGIE_LOG_FORMAT": "text",
 })
 
 TEST_MODEL = "parakeet-test"            # cache-aware, random weights, built from a config
@@ -31,37 +32,23 @@ CACHE = Path(os.environ.get("BUDGIE_TEST_CACHE", Path.home() / ".cache" / "budgi
 MODEL_VERSION = "v2"  # bump when architectures.py changes what "test" builds
 
 
-def _build(path: Path, **kwargs) -> Path:
-    if not path.exists():
-        from workers.engines.architectures import build_and_save
-
-        tmp = path.with_suffix(".tmp.nemo")
-        build_and_save(tmp, "test", seed=0, **kwargs)
-        tmp.replace(path)
-    return path
+TEST_MODEL_PATHS = {
+    TEST_MODEL: CACHE / f"parakeet-test-{MODEL_VERSION}.nemo",
+    TEST_MODEL_FULL: CACHE / f"parakeet-test-full-{MODEL_VERSION}.nemo",
+}
+TEST_MODEL_BUILD = {TEST_MODEL: {}, TEST_MODEL_FULL: {"att_context_size": [-1, -1]}}
 
 
-@pytest.fixture(scope="session")
-def test_model_paths() -> dict[str, Path]:
-    CACHE.mkdir(parents=True, exist_ok=True)
-    return {
-        TEST_MODEL: _build(CACHE / f"parakeet-test-{MODEL_VERSION}.nemo"),
-        TEST_MODEL_FULL: _build(CACHE / f"parakeet-test-full-{MODEL_VERSION}.nemo", att_context_size=[-1, -1]),
-    }
-
-
-@pytest.fixture(scope="session", autouse=True)
-def test_registry(test_model_paths, tmp_path_factory) -> Path:
-    """Register the test models next to the built-in ones, for this process and its children."""
-    from registry.catalog import _cached
-
-    path = tmp_path_factory.mktemp("registry") / "test-models.yaml"
+def _write_test_registry() -> Path:
+    """Register the test models next to the built-in ones, for this process and its children, before
+    anything reads the settings (the .nemo files themselves are built by the ``test_model_paths`` fixture)."""
+    path = Path(_DATA_DIR) / "test-models.yaml"
     path.write_text(f"""
 models:
   - id: {TEST_MODEL}
     name: Parakeet test (random weights)
     engine: parakeet
-    source: {{path: {test_model_paths[TEST_MODEL]}}}
+    source: {{path: {TEST_MODEL_PATHS[TEST_MODEL]}}}
     tier: test
     languages: [en]
     streaming: cache_aware
@@ -70,16 +57,39 @@ models:
   - id: {TEST_MODEL_FULL}
     name: Parakeet test, full context (random weights)
     engine: parakeet
-    source: {{path: {test_model_paths[TEST_MODEL_FULL]}}}
+    source: {{path: {TEST_MODEL_PATHS[TEST_MODEL_FULL]}}}
     tier: test
     languages: [en]
     streaming: buffered
     word_timestamps: true
     supports_cpu: true
 """)
-    os.environ["BUDGIE_REGISTRY_FILES"] = str(path)
-    _cached.cache_clear()
     return path
+
+
+os.environ["BUDGIE_REGISTRY_FILES"] = str(_write_test_registry())
+
+
+def _build(path: Path, **kwargs) -> Path:
+    if not path.exists():
+        from train.architectures import build_and_save
+
+        tmp = path.with_suffix(f".{os.getpid()}.tmp.nemo")
+        build_and_save(tmp, "test", seed=0, **kwargs)
+        tmp.replace(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def test_model_paths() -> dict[str, Path]:
+    CACHE.mkdir(parents=True, exist_ok=True)
+    return {model: _build(path, **TEST_MODEL_BUILD[model]) for model, path in TEST_MODEL_PATHS.items()}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def test_registry(test_model_paths) -> Path:
+    """The test models' registry file (written at import; their weights exist once this fixture ran)."""
+    return Path(os.environ["BUDGIE_REGISTRY_FILES"])
 
 
 @pytest.fixture(scope="session")
@@ -92,11 +102,34 @@ def redis_client():
     client.flushdb()
 
 
+def test_settings(**changes):
+    """The test process's settings with ``changes`` (Settings field names)."""
+    from core.settings import get_settings
+
+    return get_settings().replace(**changes)
+
+
+@pytest.fixture()
+def worker_environment(monkeypatch):
+    """``worker_environment(NAME=value, ...)``: run in-process stage code as a worker started with that
+    environment would (the settings are re-read now and again after the test)."""
+    from core.settings import get_settings
+
+    def apply(**variables: str) -> None:
+        for name, value in variables.items():
+            monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+
+    yield apply
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
 @pytest.fixture()
 def app(redis_client):
     from app import create_app
 
-    return create_app({"TESTING": True, "BUDGIE_DEFAULT_MODEL": TEST_MODEL})
+    return create_app(test_settings(default_model=TEST_MODEL), testing=True)
 
 
 @pytest.fixture()
@@ -118,7 +151,7 @@ def wait_for(predicate, timeout: float, interval: float = 0.1, what: str = "cond
 def celery_worker(redis_client, test_registry):
     """A real ``celery worker`` subprocess consuming every batch queue for the test model and the
     embedded trained model (``SHIPPED_MODEL``, used where the words themselves are asserted)."""
-    from app.localstack import start_celery_worker, stop_process, wait_until
+    from budgie.localstack import start_celery_worker, stop_process, wait_until
 
     log_path = Path(_DATA_DIR) / "worker.log"
     queues = f"prepare,align,diarize,merge,transcribe.{TEST_MODEL},transcribe.{SHIPPED_MODEL}"

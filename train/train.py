@@ -54,7 +54,7 @@ def ensure_tokenizer(cfg) -> Path:
     if (TOKENIZER_DIR / "tokenizer.model").exists():
         return TOKENIZER_DIR
     from train.data import build_text
-    from workers.engines.architectures import train_tokenizer
+    from train.architectures import train_tokenizer
 
     _, train, _, _ = build_text()
     log.info("training a %d-piece unigram tokenizer on %d training snippets", cfg["model"]["vocab_size"], len(train))
@@ -62,7 +62,7 @@ def ensure_tokenizer(cfg) -> Path:
 
 
 def model_config(cfg) -> dict:
-    from workers.engines.architectures import rnnt_config
+    from train.architectures import rnnt_config
 
     m = cfg["model"]
     mc = rnnt_config(ensure_tokenizer(cfg), m["size"], att_context_size=m["att_context_size"], hybrid_ctc=True,
@@ -74,7 +74,7 @@ def model_config(cfg) -> dict:
 
 
 def build(cfg):
-    from workers.engines.architectures import build_model
+    from train.architectures import build_model
 
     model = build_model(model_config(cfg))
     model.train()

@@ -1,7 +1,7 @@
 """Build the final transcript from the stage artifacts (pure functions, easy to test)."""
 from __future__ import annotations
 
-from workers.transcript import segments_from_words
+from core.transcript import segments_from_words
 
 
 def assemble(transcript: dict, granularity: str = "word", turns: list[dict] | None = None) -> dict:

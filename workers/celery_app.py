@@ -1,10 +1,13 @@
-"""The Celery application: ``celery -A workers.celery_app worker -Q <queues>``."""
-from celery import Celery
+"""The Celery application as workers run it: ``celery -A workers.celery_app worker -Q <queues>``.
 
-app = Celery(
-    "budgie",
-    include=["workers.prepare", "workers.transcribe", "workers.align", "workers.diarize", "workers.merge"],
-)
-app.config_from_object("celeryconfig")
+The shared app of :mod:`core.queue`, built from this process's settings, plus the stage task
+modules and the worker signals.
+"""
 
-import workers.signals  # noqa: E402,F401  (connects preload and heartbeat handlers)
+from core.queue import make_celery
+from core.settings import get_settings
+
+app = make_celery(get_settings())
+app.conf.include = ["workers.prepare", "workers.transcribe", "workers.align", "workers.diarize", "workers.merge"]
+
+import workers.signals  # noqa: E402,F401  (connects logging, preload and heartbeat handlers)

@@ -9,7 +9,7 @@ import logging
 from celery import shared_task, signals
 
 from workers.engines.diarization import DiarizerUnavailable, SpeakerBounds, get_diarizer
-from workers.settings import get_settings
+from core.settings import get_settings
 from workers.stage import StageError, artifacts, stage
 
 logger = logging.getLogger(__name__)

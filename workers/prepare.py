@@ -1,7 +1,7 @@
 """PREPARE: decode the upload, downmix and resample to 16 kHz mono WAV on shared storage."""
 from celery import shared_task
 
-from workers import audio
+from core import audio
 from workers.stage import StageError, artifacts, stage, store
 
 

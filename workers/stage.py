@@ -7,9 +7,10 @@ import time
 
 from celery.exceptions import Ignore, SoftTimeLimitExceeded
 
-from workers import jobstore
-from workers.artifacts import Artifacts
-from workers.settings import get_settings
+from core import jobstore
+from core.artifacts import Artifacts
+from core.logs import log_context
+from core.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +39,10 @@ def stage(name: str, completes_job: bool = False):
     def decorate(fn):
         @functools.wraps(fn)
         def run(job_id: str, *args, **kwargs):
+            with log_context(job_id=job_id, stage=name):
+                return _run(job_id, *args, **kwargs)
+
+        def _run(job_id: str, *args, **kwargs):
             jobs = store()
             status = jobs.status(job_id)
             if status is None or status in jobstore.TERMINAL:

@@ -1,11 +1,11 @@
 """TRANSCRIBE: run the job's Parakeet model (loaded once per worker process) on the prepared audio."""
 from celery import shared_task
 
-from registry import load_registry
-from workers import audio
+from core.catalog import registry
+from core import audio
 from workers.engines.loader import get_model
 from workers.engines.parakeet import transcribe_audio
-from workers.settings import get_settings
+from core.settings import get_settings
 from workers.stage import artifacts, stage
 
 
@@ -13,7 +13,7 @@ from workers.stage import artifacts, stage
 @stage("transcribe")
 def transcribe(job_id: str, *, model_id: str, language: str = "en") -> dict:
     settings = get_settings()
-    entry = load_registry().resolve(model_id)
+    entry = registry().resolve(model_id)
     model = get_model(entry, settings.device)
     files = artifacts(job_id)
     transcript = transcribe_audio(

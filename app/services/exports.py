@@ -16,7 +16,7 @@ import logging
 from dataclasses import dataclass
 
 from app.errors import ApiError
-from workers import jobstore
+from core import jobstore
 
 logger = logging.getLogger(__name__)
 

@@ -1,40 +1,42 @@
 """The model catalogue with live state: which models a running worker has loaded."""
+
 from __future__ import annotations
 
 import json
 import os
+from typing import Any
 
 from app.errors import ApiError
-from app.extensions import redis_client
-from flask import current_app
-from registry import ModelEntry, UnknownModelError, load_registry
+from app.extensions import keys, redis_client
+from core.catalog import registry
+from core.queue import model_from_queue
+from registry import ModelEntry, UnknownModelError
+
+
+def _worker_entries(pattern: str, field: str) -> list[list[str]]:
+    """The JSON list ``field`` of every live worker entry matching ``pattern`` (heartbeat keys expire)."""
+    r = redis_client()
+    found = []
+    for key in r.scan_iter(match=pattern, count=100):
+        raw = r.hget(key, field)
+        if raw:
+            found.append(json.loads(raw))  # type: ignore[arg-type]
+    return found
 
 
 def served_models() -> set[str]:
     """Models whose ``transcribe.<model>`` queue a live batch worker consumes."""
-    from workers.routing import model_from_queue
-
-    r = redis_client()
-    served: set[str] = set()
-    for key in r.scan_iter(match=f"{current_app.config['BUDGIE_KEY_PREFIX']}:batch:worker:*", count=100):
-        served.update(m for q in json.loads(r.hget(key, "queues") or "[]") if (m := model_from_queue(q)))
-    return served
+    queues = _worker_entries(keys().batch_workers, "queues")
+    return {m for worker in queues for q in worker if (m := model_from_queue(q))}
 
 
 def _loaded_models() -> set[str]:
-    """Models loaded by live batch workers and served by live streaming workers (heartbeat keys expire)."""
-    r = redis_client()
-    prefix = current_app.config["BUDGIE_KEY_PREFIX"]
-    loaded: set[str] = set()
-    for pattern in (f"{prefix}:batch:worker:*", f"{prefix}:realtime:worker:*"):
-        for key in r.scan_iter(match=pattern, count=100):
-            raw = r.hget(key, "models")
-            if raw:
-                loaded.update(json.loads(raw))
-    return loaded
+    """Models loaded by live batch workers and served by live streaming workers."""
+    found = _worker_entries(keys().batch_workers, "models") + _worker_entries(keys().realtime_workers, "models")
+    return {m for worker in found for m in worker}
 
 
-def _describe(entry: ModelEntry, loaded: set[str]) -> dict:
+def _describe(entry: ModelEntry, loaded: set[str]) -> dict[str, Any]:
     available = bool(entry.hub) or bool(entry.path and os.path.exists(entry.path))
     is_loaded = entry.id in loaded
     return {
@@ -54,14 +56,14 @@ def _describe(entry: ModelEntry, loaded: set[str]) -> dict:
     }
 
 
-def list_models() -> list[dict]:
+def list_models() -> list[dict[str, Any]]:
     loaded = _loaded_models()
-    return [_describe(e, loaded) for e in sorted(load_registry().all(), key=lambda e: e.id)]
+    return [_describe(e, loaded) for e in sorted(registry().all(), key=lambda e: e.id)]
 
 
-def get_model(model_id: str) -> dict:
+def get_model(model_id: str) -> dict[str, Any]:
     try:
-        entry = load_registry().resolve(model_id)
+        entry = registry().resolve(model_id)
     except UnknownModelError as exc:
         raise ApiError(404, str(exc), details={"valid_models": exc.valid}) from exc
     return _describe(entry, _loaded_models())

@@ -2,29 +2,26 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
-
-from flask import current_app
-
 from app.errors import ApiError
-from app.extensions import jobs
+from app.extensions import celery, jobs, settings
 from app.services.models import served_models
-from registry import UnknownModelError, load_registry
-from workers import audio, jobstore
-from workers.artifacts import Artifacts
-from workers.pipeline import build_canvas, plan_stages, task_id
+from core.catalog import registry
+from registry import ModelEntry, UnknownModelError
+from core import audio, jobstore
+from core.artifacts import Artifacts
+from core.pipeline import build_canvas, plan_stages, task_id
 
 logger = logging.getLogger(__name__)
 
 
 def _artifacts(job_id: str) -> Artifacts:
-    return Artifacts(Path(current_app.config["BUDGIE_DATA_DIR"]), job_id)
+    return Artifacts(settings().data_dir, job_id)
 
 
-def resolve_model(model_id: str | None):
-    requested = model_id or current_app.config["BUDGIE_DEFAULT_MODEL"]
+def resolve_model(model_id: str | None) -> ModelEntry:
+    requested = model_id or settings().default_model
     try:
-        return load_registry().resolve(requested)
+        return registry().resolve(requested)
     except UnknownModelError as exc:
         raise ApiError(400, str(exc), "unknown_model", {"valid_models": exc.valid}) from exc
 
@@ -43,17 +40,17 @@ def submit(upload, request: dict) -> dict:
     except audio.AudioError as exc:
         files.remove()
         raise ApiError(400, str(exc), "invalid_audio") from exc
-    if probe.duration > current_app.config["BUDGIE_MAX_DURATION_S"]:
+    limit = settings().max_duration_s
+    if probe.duration > limit:
         files.remove()
-        raise ApiError(400, f"Audio too long: {probe.duration:.0f}s "
-                            f"(maximum {current_app.config['BUDGIE_MAX_DURATION_S']}s)", "invalid_audio")
+        raise ApiError(400, f"Audio too long: {probe.duration:.0f}s (maximum {limit:.0f}s)", "invalid_audio")
     request = {**request, "model": entry.id, "filename": upload.filename or "upload",
                "probe": {"duration": probe.duration, "sample_rate": probe.sample_rate,
                          "channels": probe.channels, "codec": probe.codec}}
     plan = plan_stages(request, entry)
     jobs().create(job_id, request, list(plan.stages))
     try:
-        build_canvas(job_id, request, entry, plan).apply_async()
+        build_canvas(celery(), job_id, request, entry, plan).apply_async()
     except Exception as exc:  # broker down: do not leave a pending job nobody will run
         logger.exception("could not enqueue %s", job_id)
         jobs().transition(job_id, jobstore.FAILED, error="could not enqueue the job", completed_at=jobstore.now())
@@ -97,8 +94,6 @@ def list_jobs(limit: int, cursor: float | None, status: str | None) -> dict:
 
 def cancel_or_delete(job_id: str) -> tuple[dict | None, int]:
     """Cancel a pending/running job (revoking its tasks) or delete a finished one."""
-    from workers.celery_app import app as celery
-
     job = get(job_id)
     if job["status"] in jobstore.TERMINAL:
         jobs().delete(job_id)
@@ -108,7 +103,7 @@ def cancel_or_delete(job_id: str) -> tuple[dict | None, int]:
         for stage in job["stages"]:
             if stage.get("status") in ("pending", "running"):
                 jobs().update_stage(job_id, stage["stage"], status="cancelled")
-        celery.control.revoke([task_id(job_id, s["stage"]) for s in job["stages"]])
+        celery().control.revoke([task_id(job_id, s["stage"]) for s in job["stages"]])
         return view(jobs().get(job_id)), 200
     # it finished while we looked: treat as a finished job
     return cancel_or_delete(job_id)

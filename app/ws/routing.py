@@ -4,15 +4,19 @@ from __future__ import annotations
 import json
 import logging
 import time
+from typing import Any
+
+import redis
 
 logger = logging.getLogger(__name__)
 
 
-def live_workers(client, prefix: str, model_id: str, stale_s: float) -> list[dict]:
-    """Workers serving ``model_id`` with a fresh heartbeat and a free slot, most free capacity first."""
+def live_workers(client: redis.Redis, pattern: str, model_id: str, stale_s: float) -> list[dict[str, Any]]:
+    """Workers matching ``pattern`` (core.keys) that serve ``model_id`` with a fresh heartbeat and a free
+    slot, most free capacity first."""
     now = time.time()
     found = []
-    for key in client.scan_iter(match=f"{prefix}:realtime:worker:*", count=100):
+    for key in client.scan_iter(match=pattern, count=100):
         info = client.hgetall(key)
         try:
             models = json.loads(info.get("models") or "[]")

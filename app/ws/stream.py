@@ -11,14 +11,14 @@ import logging
 import threading
 from urllib.parse import urlencode
 
-from flask import Flask, current_app, request
+from flask import Flask, request
 from flask_sock import Sock
 from simple_websocket import Client, ConnectionClosed
 
-from app.extensions import redis_client
+from app.extensions import keys, redis_client, settings
 from app.ws.routing import live_workers
-from registry import load_registry
-from workers.streaming.protocol import (CLOSE_NO_CAPACITY, CLOSE_NORMAL, CLOSE_WORKER_LOST, ProtocolError,
+from core.catalog import registry
+from core.protocol import (CLOSE_NO_CAPACITY, CLOSE_NORMAL, CLOSE_WORKER_LOST, ProtocolError,
                                         error_message, parse_params)
 
 logger = logging.getLogger(__name__)
@@ -67,14 +67,13 @@ def _connect(worker: dict, query: str):
 @sock.route(PATH)
 def stream(ws) -> None:
     """Relay one streaming session to the least-loaded worker serving the model."""
-    config = current_app.config
+    config = settings()
     try:
-        params, entry = parse_params(request.args, load_registry(), config["BUDGIE_DEFAULT_MODEL"])
+        params, entry = parse_params(request.args, registry(), config.default_model)
     except ProtocolError as exc:
         return _close(ws, exc.to_message(), exc.close_code, exc.message)
     query = urlencode({**request.args.to_dict(), "model": entry.id})
-    workers = live_workers(redis_client(), config["BUDGIE_KEY_PREFIX"], entry.id,
-                           float(config["BUDGIE_REALTIME_STALE_S"]))
+    workers = live_workers(redis_client(), keys().realtime_workers, entry.id, config.realtime_stale_s)
     for worker in workers:
         connected = _connect(worker, query)
         if connected:

@@ -129,7 +129,7 @@ def test_job_state_survives_an_api_restart(client, celery_worker, sentence_wav, 
 
     job_id = submit(client, sentence_wav, model=TEST_MODEL).get_json()["id"]
     wait_done(client, job_id)
-    fresh = create_app({"TESTING": True}).test_client()
+    fresh = create_app(testing=True).test_client()
     assert fresh.get(f"/v1/audio/transcriptions/{job_id}").get_json()["status"] == "completed"
 
 

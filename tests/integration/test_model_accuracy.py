@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.conftest import SHIPPED_MODEL, wait_for
+from tests.conftest import SHIPPED_MODEL, test_settings, wait_for
 from tests.speech import synthesize
 from train.data import EVAL_TRAINED_VOICES as TRAINED_VOICES
 from train.data import heldout_sentences
@@ -60,7 +60,7 @@ def submit_and_wait(client, paths: list[Path], **form) -> list[dict]:
 def api(redis_client):
     from app import create_app
 
-    return create_app({"TESTING": True, "BUDGIE_DEFAULT_MODEL": SHIPPED_MODEL}).test_client()
+    return create_app(test_settings(default_model=SHIPPED_MODEL), testing=True).test_client()
 
 
 @pytest.fixture(scope="module")
@@ -91,16 +91,16 @@ def test_batch_api_wer_on_heldout_sentences(batch_jobs, clips):
 def test_batch_api_equals_the_models_own_transcribe(batch_jobs, clips):
     from nemo.collections.asr.models import ASRModel
 
-    from registry import load_registry
+    from core.catalog import registry
 
-    model = ASRModel.restore_from(load_registry().resolve(SHIPPED_MODEL).path, map_location="cpu").eval()
+    model = ASRModel.restore_from(registry().resolve(SHIPPED_MODEL).path, map_location="cpu").eval()
     model.change_decoding_strategy(decoder_type="rnnt", verbose=False)
     offline = [h.text.strip() for h in model.transcribe([str(p) for p, _ in clips], batch_size=4, verbose=False)]
     assert [job["text"] for job in batch_jobs] == offline
 
 
 def test_streaming_equals_batch_at_the_largest_lookahead(shipped_stream_worker, batch_jobs, clips):
-    from workers.streaming.client import StreamClient
+    from budgie.client import StreamClient
 
     url = f"{shipped_stream_worker['url']}?model={SHIPPED_MODEL}&word_timestamps=true"
     for (path, _), job in zip(clips, batch_jobs):

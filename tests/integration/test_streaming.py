@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from app.localstack import free_port
-from tests.conftest import TEST_MODEL, TEST_MODEL_FULL, wait_for
+from budgie.localstack import free_port
+from tests.conftest import TEST_MODEL, TEST_MODEL_FULL, test_settings, wait_for
 from tests.speech import concatenate, silence, synthesize
 
 PATH = "/v1/audio/transcriptions/stream"
@@ -24,7 +24,7 @@ ATT_CONTEXT = [70, 1]
 
 
 def client(url: str):
-    from workers.streaming.client import StreamClient
+    from budgie.client import StreamClient
 
     return StreamClient(url)
 
@@ -51,7 +51,7 @@ def two_utterances_wav(speech_dir) -> Path:
 def start_worker(redis_client, log_path: Path, worker_id: str, max_sessions: int, models: str,
                  att_context: list[int] = ATT_CONTEXT) -> dict:
     """Start ``budgie-stream-worker`` (gunicorn gthread) in its own process group; wait for registration."""
-    from app.localstack import start_stream_worker, wait_until
+    from budgie.localstack import start_stream_worker, wait_until
 
     port = free_port()
     env = {**os.environ, "WORKER_ID": worker_id, "WORKER_PORT": str(port), "WORKER_HOST": "127.0.0.1",
@@ -68,7 +68,7 @@ def start_worker(redis_client, log_path: Path, worker_id: str, max_sessions: int
 
 
 def stop_worker(worker: dict) -> None:
-    from app.localstack import stop_process
+    from budgie.localstack import stop_process
 
     stop_process(worker["proc"], timeout=20)
 
@@ -89,7 +89,7 @@ def api_url(redis_client, worker):
 
     from app import create_app
 
-    app = create_app({"TESTING": True, "BUDGIE_DEFAULT_MODEL": TEST_MODEL})
+    app = create_app(test_settings(default_model=TEST_MODEL), testing=True)
     server = make_server("127.0.0.1", free_port(), app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -6,7 +6,7 @@ import struct
 
 import pytest
 
-from tests.conftest import TEST_MODEL
+from tests.conftest import TEST_MODEL, test_settings
 from tests.speech import synthesize
 
 
@@ -89,7 +89,7 @@ def test_missing_file_is_rejected(client):
 def test_oversized_upload_gets_413(redis_client, good_wav):
     from app import create_app
 
-    small = create_app({"TESTING": True, "MAX_CONTENT_LENGTH": 1024}).test_client()
+    small = create_app(test_settings(max_upload_mb=1 / 1024), testing=True).test_client()
     assert_error(post(small, good_wav), 413, "payload_too_large", "File too large")
 
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from tests.speech import synthesize
-from workers.audio import AudioError, decode, probe
+from core.audio import AudioError, decode, probe
 
 
 @pytest.mark.parametrize("ext,rate", [("wav", 16000), ("flac", 44100), ("mp3", 22050), ("ogg", 48000)])
@@ -32,7 +32,7 @@ def test_garbage_raises_audio_error(tmp_path):
 
 
 def test_only_16k_mono_pcm16_wav_skips_conversion(speech_dir):
-    from workers.audio import is_prepared_wav
+    from core.audio import is_prepared_wav
 
     assert is_prepared_wav(synthesize("ready", speech_dir / "ready.wav"))
     assert not is_prepared_wav(synthesize("resample me", speech_dir / "r44.wav", sample_rate=44100))

@@ -1,7 +1,7 @@
 import numpy as np
 
 from tests.speech import concatenate, silence, synthesize
-from workers.audio import read_wav
+from core.audio import read_wav
 from workers.engines.chunking import plan_chunks, split_long_audio
 
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import yaml
 
-from registry import load_registry
-from workers.routing import STAGE_QUEUES, model_from_queue
+from core.catalog import registry
+from core.queue import STAGE_QUEUES, model_from_queue
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -39,7 +39,7 @@ def test_transcribe_queues_name_registry_models_with_weights_baked_in():
     for service in SERVICES.values():
         for queue in celery_queues(service):
             if model := model_from_queue(queue):
-                entry = load_registry().resolve(model)
+                entry = registry().resolve(model)
                 assert entry.id == model
                 assert service["build"]["args"]["BUDGIE_PRELOAD"] == model
 
@@ -56,13 +56,12 @@ def test_services_share_redis_and_storage_and_use_real_dockerfile_targets():
     assert SERVICES["realtime-parakeet-1"]["environment"]["MAX_SESSIONS"] == "4"
 
 
-def test_streaming_worker_env_is_what_its_config_reads():
-    import inspect
+def test_every_budgie_variable_in_compose_is_a_setting():
+    from core.settings import environment_names
 
-    from workers.streaming import config
-
-    source = inspect.getsource(config.from_environment)
-    for name in SERVICES["realtime-parakeet-1"]["environment"]:
-        if name not in ("REDIS_URL", "BUDGIE_DATA_DIR", "CUDA_VISIBLE_DEVICES"):
-            assert f'"{name}"' in source, f"{name} is not read by the streaming worker"
+    known = environment_names()
+    for name, service in SERVICES.items():
+        for var in service.get("environment") or {}:
+            if var.startswith(("BUDGIE_", "WORKER_")) or var in ("REDIS_URL", "MAX_SESSIONS", "HF_TOKEN"):
+                assert var in known, f"{name}: {var} is not read by core.settings"
     assert SERVICES["realtime-parakeet-1"]["command"] == ["budgie-stream-worker"]

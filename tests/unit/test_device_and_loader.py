@@ -1,12 +1,12 @@
 """Device policy and the hub/local loading paths (the hub is unreachable here, which we test for real)."""
 import pytest
 
-from registry import load_registry
+from core.catalog import registry
 from workers.engines.device import DeviceError, resolve_device
 from workers.engines.loader import ModelLoadError, load_nemo_model
 
-GPU_MODEL = load_registry().resolve("parakeet-0.6b")
-CPU_MODEL = load_registry().resolve("parakeet-tiny-en")
+GPU_MODEL = registry().resolve("parakeet-0.6b")
+CPU_MODEL = registry().resolve("parakeet-tiny-en")
 
 
 def test_cuda_is_preferred_when_present():
@@ -55,7 +55,7 @@ def test_missing_local_weights_is_a_clear_error(tmp_path):
 def test_local_nemo_restores_through_the_production_loader(test_model_paths):
     from workers.engines.loader import get_model
 
-    entry = load_registry().resolve("parakeet-test")
+    entry = registry().resolve("parakeet-test")
     model = get_model(entry, "cpu")
     assert model is get_model(entry, "cpu"), "a model is loaded once per process"
     assert model.cfg.decoding.compute_timestamps is True

@@ -6,13 +6,12 @@ plda/), which exercises Budgie's real loading, in-memory audio hand-off and outp
 turns themselves are meaningless. Runs wherever pyannote.audio imports (GPU hosts, or a venv set up
 as in docs/diarization.md); skipped otherwise.
 """
-from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from workers.engines.diarization import SpeakerBounds, get_diarizer
-from workers.settings import get_settings
+from core.settings import get_settings
 
 pyannote_audio = pytest.importorskip("pyannote.audio", exc_type=ImportError)
 
@@ -83,7 +82,7 @@ def test_local_pyannote_pipeline_runs_through_budgie(pipeline_dir, speech_dir):
     from bench.diarize import LINES, make_dialogue
 
     dialogue = make_dialogue(speech_dir, "pyannote_two", [("A", LINES[0]), ("B", LINES[1])], 0.5)
-    diarizer = get_diarizer(replace(get_settings(), diarizer="pyannote", pyannote_model=str(pipeline_dir)))
+    diarizer = get_diarizer(get_settings().replace(diarizer="pyannote", pyannote_model=str(pipeline_dir)))
     assert diarizer.name == "pyannote"
     for bounds in (SpeakerBounds(), SpeakerBounds(num=2), SpeakerBounds(min=1, max=3)):
         turns = diarizer.diarize(dialogue.wav, bounds)

@@ -7,9 +7,9 @@ import srt
 import webvtt
 
 from app.services.exports import Options, build_cues, render, wrap
-from workers import jobstore
+from core import jobstore
 from workers.assemble import assemble
-from workers.transcript import make_word, transcript_from_words
+from core.transcript import make_word, transcript_from_words
 
 
 def _words(text: str, start: float, per_word: float = 0.3, gap: float = 0.05):

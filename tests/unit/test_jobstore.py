@@ -1,6 +1,6 @@
 import pytest
 
-from workers.jobstore import JobStore
+from core.jobstore import JobStore
 
 
 @pytest.fixture()

@@ -1,11 +1,13 @@
 """The DAG builder: stage plans and the Celery canvas they become."""
 from dataclasses import replace
 
-from registry import load_registry
-from workers.pipeline import build_canvas, plan_stages
-from workers.routing import route_task
+from core.catalog import registry
+from core.pipeline import build_canvas, plan_stages
+from core.queue import make_celery, route_task
+from core.settings import get_settings
 
-PARAKEET = load_registry().resolve("parakeet-0.6b")
+CELERY = make_celery(get_settings())
+PARAKEET = registry().resolve("parakeet-0.6b")
 NO_WORD_TIMES = replace(PARAKEET, id="ctc-like", word_timestamps=False)
 
 
@@ -25,7 +27,7 @@ def test_align_only_when_words_are_wanted_from_a_model_without_them():
 
 def test_diarize_runs_in_parallel_with_transcription():
     request = {"speaker_detection": "diarize", "num_speakers": 2}
-    canvas = build_canvas("job_x", request, PARAKEET, plan_stages(request, PARAKEET))
+    canvas = build_canvas(CELERY, "job_x", request, PARAKEET, plan_stages(request, PARAKEET))
     prepare, body = canvas.tasks
     assert prepare.task == "budgie.prepare" and prepare.id == "job_x.prepare"
     assert type(body).__name__ == "_chord"
@@ -35,7 +37,7 @@ def test_diarize_runs_in_parallel_with_transcription():
 
 
 def test_plain_chain_and_queue_routing():
-    canvas = build_canvas("job_y", {}, PARAKEET, plan_stages({}, PARAKEET))
+    canvas = build_canvas(CELERY, "job_y", {}, PARAKEET, plan_stages({}, PARAKEET))
     names = [t.task for t in canvas.tasks]
     assert names == ["budgie.prepare", "budgie.transcribe", "budgie.merge"]
     transcribe = canvas.tasks[1]

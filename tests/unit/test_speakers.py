@@ -1,7 +1,7 @@
 """Word-level speaker attribution (workers.speakers) and its use in assemble()."""
 from workers.assemble import assemble
 from workers.speakers import assign_speakers, relabel, smooth_turns
-from workers.transcript import make_word, transcript_from_words
+from core.transcript import make_word, transcript_from_words
 
 
 def W(text, start, end):

@@ -6,14 +6,14 @@ import json
 import numpy as np
 import pytest
 
-from registry import load_registry
+from core.catalog import registry
 from tests.conftest import TEST_MODEL, TEST_MODEL_FULL
-from workers.streaming.protocol import (CLOSE_BAD_PARAMS, CLOSE_TOO_LARGE, ProtocolError, decode_audio,
+from core.protocol import (CLOSE_BAD_PARAMS, CLOSE_TOO_LARGE, ProtocolError, decode_audio,
                                         parse_control, parse_params)
 
 
 def params(**args):
-    return parse_params(args, load_registry(), TEST_MODEL)
+    return parse_params(args, registry(), TEST_MODEL)
 
 
 def test_defaults_and_alias_resolution():

@@ -6,7 +6,9 @@ import os
 import time
 
 from app.ws.routing import live_workers
-from workers.streaming.registration import Registration
+from tests.conftest import wait_for
+from core.heartbeat import Heartbeat
+from core.keys import Keys
 
 PREFIX = "budgie-test-routing"
 
@@ -27,10 +29,10 @@ def test_most_free_capacity_first_and_unusable_workers_skipped(redis_client):
     put(redis_client, "draining", status="draining")
     put(redis_client, "other", models=json.dumps(["m2"]))
     put(redis_client, "broken", capacity="lots")
-    picked = live_workers(redis_client, PREFIX, "m1", stale_s=30)
+    picked = live_workers(redis_client, Keys(PREFIX).realtime_workers, "m1", stale_s=30)
     assert [w["key"].rsplit(":", 1)[1] for w in picked] == ["c", "b", "a"]
     assert [w["free"] for w in picked] == [6, 3, 1]
-    assert live_workers(redis_client, PREFIX, "m3", stale_s=30) == []
+    assert live_workers(redis_client, Keys(PREFIX).realtime_workers, "m3", stale_s=30) == []
 
 
 def test_registration_rewrites_full_identity_with_ttl(redis_client):
@@ -41,19 +43,18 @@ def test_registration_rewrites_full_identity_with_ttl(redis_client):
         return {"worker_id": "w", "status": "ready", "endpoint": "ws://x:1", "capacity": 2,
                 "active_sessions": len(calls) % 2, "models": ["m1"]}
 
-    reg = Registration(os.environ["REDIS_URL"], PREFIX, "w", identity, heartbeat_s=0.2, ttl_s=3)
+    reg = Heartbeat(os.environ["REDIS_URL"], Keys(PREFIX).realtime_worker("w"), identity, interval_s=0.2, ttl_s=3)
     reg.start()
     try:
-        key = f"{PREFIX}:realtime:worker:w"
-        deadline = time.time() + 5
-        while time.time() < deadline and len(calls) < 3:
-            time.sleep(0.05)
+        key = Keys(PREFIX).realtime_worker("w")
+        wait_for(lambda: len(calls) >= 3, timeout=5, interval=0.05, what="three heartbeats")
         entry = redis_client.hgetall(key)
         assert json.loads(entry["models"]) == ["m1"] and entry["endpoint"] == "ws://x:1"
         assert 0 < redis_client.ttl(key) <= 3
         redis_client.delete(key)
-        time.sleep(0.5)
+        beats = len(calls)
+        wait_for(lambda: len(calls) > beats + 1, timeout=5, interval=0.05, what="a beat after the delete")
         assert redis_client.hget(key, "endpoint") == "ws://x:1"  # restored whole, not just the timestamp
     finally:
         reg.stop(unregister=True)
-    assert not redis_client.exists(f"{PREFIX}:realtime:worker:w")
+    assert not redis_client.exists(Keys(PREFIX).realtime_worker("w"))

@@ -16,7 +16,7 @@ def parts(test_model_paths, speech_dir):
     from tests.speech import synthesize
     from workers.streaming.engine import streaming_decoding
     from workers.streaming.stepper import CacheAwareStepper
-    from workers.streaming.utterance import Detokenizer
+    from workers.engines.wordtimes import Detokenizer
     from workers.streaming.vad import load_model
 
     model = ASRModel.restore_from(str(test_model_paths[TEST_MODEL]), map_location="cpu").eval()
@@ -26,7 +26,7 @@ def parts(test_model_paths, speech_dir):
 
 
 def new_session(parts):
-    from workers.streaming.protocol import SessionParams
+    from core.protocol import SessionParams
     from workers.streaming.session import Session
     from workers.streaming.vad import Endpointer
 
@@ -117,12 +117,12 @@ def shipped(speech_dir):
     """The embedded trained model (real words, so a changed chunking shows up as changed text)."""
     from nemo.collections.asr.models import ASRModel
 
-    from registry import load_registry
+    from core.catalog import registry
     from workers.streaming.engine import streaming_decoding
-    from workers.streaming.utterance import Detokenizer
+    from workers.engines.wordtimes import Detokenizer
     from workers.streaming.vad import load_model
 
-    model = ASRModel.restore_from(load_registry().resolve("parakeet-tiny-en").path, map_location="cpu").eval()
+    model = ASRModel.restore_from(registry().resolve("parakeet-tiny-en").path, map_location="cpu").eval()
     model.change_decoding_strategy(decoder_type="rnnt", verbose=False)
     streaming_decoding(model)
     return model, Detokenizer(model.tokenizer), load_model()
@@ -132,7 +132,7 @@ def shipped(speech_dir):
 def test_scheduler_transcript_equals_offline_when_audio_trickles_in(shipped, speech_dir, ctx):
     """Audio arrives in 100 ms frames with a tick after each, so the first chunk is often stepped while
     less than a full steady chunk is waiting: that remainder must wait, not be stepped as a full chunk."""
-    from workers.streaming.protocol import SessionParams
+    from core.protocol import SessionParams
     from workers.streaming.scheduler import Scheduler
     from workers.streaming.session import Session
     from workers.streaming.stepper import CacheAwareStepper

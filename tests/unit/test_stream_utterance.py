@@ -10,7 +10,7 @@ from tests.conftest import TEST_MODEL
 def detok(test_model_paths):
     from nemo.collections.asr.models import ASRModel
 
-    from workers.streaming.utterance import Detokenizer
+    from workers.engines.wordtimes import Detokenizer
 
     model = ASRModel.restore_from(str(test_model_paths[TEST_MODEL]), map_location="cpu")
     return Detokenizer(model.tokenizer)
@@ -71,7 +71,7 @@ def test_commit_never_splits_a_word(detok):
 
 
 def test_timestamp_shift_moves_and_clamps_words(detok):
-    from workers.streaming.utterance import Detokenizer
+    from workers.engines.wordtimes import Detokenizer
 
     shifted = Detokenizer(detok.tokenizer, timestamp_shift=(-0.5, -0.2))
     ids = ids_for(detok, "the quick brown fox")
@@ -86,7 +86,7 @@ def test_timestamp_shift_moves_and_clamps_words(detok):
 
 def test_shifted_words_never_overlap(detok):
     """Pieces emitted two frames apart: the larger start shift would make each end pass the next start."""
-    from workers.streaming.utterance import Detokenizer
+    from workers.engines.wordtimes import Detokenizer
 
     shifted = Detokenizer(detok.tokenizer, timestamp_shift=(-0.5, -0.2))
     ids = ids_for(detok, "the quick brown fox")

@@ -7,34 +7,17 @@ Silence between chunks is never sent to the model.
 """
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
-SAMPLE_RATE = 16000
+from core.audio import SAMPLE_RATE
+from workers.engines.silero import speech_timestamps
+
 PAD_S = 0.2  # keep this much audio around each speech region
 
 
-@functools.lru_cache(maxsize=1)
-def _vad_model():
-    from silero_vad import load_silero_vad
-
-    return load_silero_vad(onnx=False)
-
-
-def speech_regions(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> list[tuple[int, int]]:
+def speech_regions(audio: np.ndarray) -> list[tuple[int, int]]:
     """Return (start, end) sample indices of speech according to Silero VAD."""
-    import torch
-    from silero_vad import get_speech_timestamps
-
-    with torch.no_grad():
-        stamps = get_speech_timestamps(
-            torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32)),
-            _vad_model(),
-            sampling_rate=sample_rate,
-            min_silence_duration_ms=300,
-        )
-    return [(s["start"], s["end"]) for s in stamps]
+    return speech_timestamps(audio, min_silence_duration_ms=300)
 
 
 def plan_chunks(regions: list[tuple[int, int]], total: int, max_len: int, pad: int) -> list[tuple[int, int]]:
@@ -56,10 +39,10 @@ def plan_chunks(regions: list[tuple[int, int]], total: int, max_len: int, pad: i
     return chunks
 
 
-def split_long_audio(audio: np.ndarray, max_chunk_s: float, sample_rate: int = SAMPLE_RATE) -> list[tuple[int, int]]:
+def split_long_audio(audio: np.ndarray, max_chunk_s: float) -> list[tuple[int, int]]:
     """Return chunk boundaries (samples); a file no longer than ``max_chunk_s`` is one chunk."""
     total = len(audio)
-    max_len = int(max_chunk_s * sample_rate)
+    max_len = int(max_chunk_s * SAMPLE_RATE)
     if total <= max_len:
         return [(0, total)]
-    return plan_chunks(speech_regions(audio, sample_rate), total, max_len, int(PAD_S * sample_rate))
+    return plan_chunks(speech_regions(audio), total, max_len, int(PAD_S * SAMPLE_RATE))

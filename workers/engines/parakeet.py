@@ -3,11 +3,15 @@ from __future__ import annotations
 
 import copy
 import logging
+import weakref
+from typing import Any
 
 import numpy as np
 
-from workers.engines.chunking import SAMPLE_RATE, split_long_audio
-from workers.transcript import make_word, shift_word_times, transcript_from_words
+from core.audio import SAMPLE_RATE
+from core.transcript import Transcript, Word, transcript_from_words
+from workers.engines.chunking import split_long_audio
+from workers.engines.wordtimes import Detokenizer, in_sequence
 
 logger = logging.getLogger(__name__)
 
@@ -37,51 +41,44 @@ def frame_seconds(model) -> float:
     return hop * int(model.cfg.encoder.get("subsampling_factor", 8))
 
 
-def words_from_hypothesis(hyp, offset_s: float, frame_s: float, duration_s: float) -> list[dict]:
-    """Normalise a NeMo hypothesis into Budgie words, shifted by ``offset_s`` and clamped to the audio."""
-    stamps = (getattr(hyp, "timestamp", None) or {}).get("word") or []
-    if not stamps and (getattr(hyp, "text", "") or "").strip():
-        raise ValueError("the model returned text without word timestamps; is decoding.compute_timestamps set?")
-    confidence_of = _word_confidence(hyp)
-    words = []
-    for stamp in stamps:
-        text = (stamp.get("word") or "").strip()
-        if not text:
-            continue
-        start = stamp.get("start")
-        end = stamp.get("end")
-        if start is None:
-            start = stamp["start_offset"] * frame_s
-        if end is None:
-            end = stamp["end_offset"] * frame_s
-        start = min(max(0.0, offset_s + float(start)), duration_s)
-        end = min(max(start, offset_s + float(end)), duration_s)
-        words.append(make_word(text, start, end, confidence_of(stamp)))
-    return words
-
-
-def _word_confidence(hyp):
-    """Return ``stamp -> confidence``: the lowest token confidence inside the word's frames.
-
-    Tokens are matched to words by frame offset, not by counting sub-word pieces, so an odd
-    token sequence can never misalign or fail the job.
-    """
+def words_from_hypothesis(hyp: Any, detok: Detokenizer, offset_s: float, frame_s: float, limit_s: float) -> list[Word]:
+    """Budgie words from one NeMo hypothesis of a chunk starting at ``offset_s`` (token frames are
+    relative to the chunk), timed by the shared word-time function."""
+    ids = _as_ints(getattr(hyp, "y_sequence", None))
     tokens = (getattr(hyp, "timestamp", None) or {}).get("char") or []
+    if ids and len(tokens) != len(ids):
+        raise ValueError("the model returned tokens without timestamps; is decoding.compute_timestamps set?")
     scores = [float(c) for c in (getattr(hyp, "token_confidence", None) or [])]
-    pairs = [(t.get("start_offset"), c) for t, c in zip(tokens, scores)] if len(tokens) == len(scores) else []
+    return detok.words(
+        ids,
+        [int(t["start_offset"]) for t in tokens],
+        frame_s,
+        offset_s,
+        limit_s,
+        ends=[int(t["end_offset"]) for t in tokens],
+        confidences=scores if len(scores) == len(ids) else None,
+    )
 
-    def confidence(stamp: dict) -> float | None:
-        first, last = stamp.get("start_offset"), stamp.get("end_offset")
-        if first is None or last is None:
-            return None
-        inside = [c for offset, c in pairs if offset is not None and first <= offset <= last]
-        return min(inside) if inside else None
 
-    return confidence
+def _as_ints(value: Any) -> list[int]:
+    if value is None:
+        return []
+    return [int(v) for v in (value.tolist() if hasattr(value, "tolist") else value)]
 
 
-def transcribe_audio(model, audio: np.ndarray, *, max_chunk_s: float = 60.0, batch_size: int = 4,
-                     language: str = "en", timestamp_shift: tuple[float, float] = (0.0, 0.0)) -> dict:
+_detokenizers: weakref.WeakKeyDictionary[Any, Detokenizer] = weakref.WeakKeyDictionary()
+
+
+def detokenizer(model: Any, timestamp_shift: tuple[float, float]) -> Detokenizer:
+    """The model's detokenizer (built once per model and shift)."""
+    detok = _detokenizers.get(model)
+    if detok is None or detok.timestamp_shift != timestamp_shift:
+        detok = _detokenizers[model] = Detokenizer(model.tokenizer, timestamp_shift)
+    return detok
+
+
+def transcribe_audio(model: Any, audio: np.ndarray, *, max_chunk_s: float = 60.0, batch_size: int = 4,
+                     language: str = "en", timestamp_shift: tuple[float, float] = (0.0, 0.0)) -> Transcript:
     """Transcribe 16 kHz mono float32 ``audio`` and return a Budgie transcript dict.
 
     ``timestamp_shift`` is the registry's measured (start, end) correction of the model's word times.
@@ -91,15 +88,16 @@ def transcribe_audio(model, audio: np.ndarray, *, max_chunk_s: float = 60.0, bat
     duration = len(audio) / SAMPLE_RATE
     chunks = [c for c in split_long_audio(audio, max_chunk_s) if c[1] - c[0] >= SAMPLE_RATE // 10]
     frame_s = frame_seconds(model)
-    words: list[dict] = []
+    words: list[Word] = []
     if chunks:
         pieces = [np.ascontiguousarray(audio[s:e], dtype=np.float32) for s, e in chunks]
         with torch.inference_mode():
             hyps = model.transcribe(pieces, batch_size=batch_size, return_hypotheses=True, verbose=False)
         if isinstance(hyps, tuple):  # some NeMo versions return (best, all)
             hyps = hyps[0]
-        for (start, _), hyp in zip(chunks, hyps):
-            words.extend(words_from_hypothesis(hyp, start / SAMPLE_RATE, frame_s, duration))
-    words = shift_word_times(words, timestamp_shift, duration)
+        detok = detokenizer(model, timestamp_shift)
+        for (start, end), hyp in zip(chunks, hyps, strict=True):
+            words.extend(words_from_hypothesis(hyp, detok, start / SAMPLE_RATE, frame_s, end / SAMPLE_RATE))
+        words = in_sequence(words, duration)  # chunks cut in pauses overlap by their padding
     logger.info("transcribed %.1fs of audio in %d chunk(s): %d words", duration, len(chunks), len(words))
     return transcript_from_words(words, duration, language)

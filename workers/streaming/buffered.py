@@ -15,10 +15,10 @@ import numpy as np
 import torch
 
 from workers.streaming.stepper import StepOutput, StreamState, _as_list, _ensure_eval
+from core.audio import SAMPLE_RATE
 
 logger = logging.getLogger(__name__)
 
-SAMPLE_RATE = 16000
 
 
 class BufferedStepper:

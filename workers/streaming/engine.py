@@ -5,7 +5,7 @@ import copy
 import logging
 
 from registry import ModelEntry
-from workers.streaming.config import StreamConfig
+from core.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ def quantize_encoder(model, kind: str) -> None:
     logger.info("encoder Linear layers quantized to int8")
 
 
-def build_stepper(entry: ModelEntry, config: StreamConfig, model=None):
+def build_stepper(entry: ModelEntry, config: Settings, model=None):
     """Return the stepper for ``entry``: cache-aware when the registry says so, else buffered windows."""
     from workers.engines.loader import get_model
     from workers.streaming.buffered import BufferedStepper
@@ -52,10 +52,10 @@ def build_stepper(entry: ModelEntry, config: StreamConfig, model=None):
     typecheck.set_typecheck_enabled(False)
     model = model if model is not None else get_model(entry, config.device)
     streaming_decoding(model)
-    if config.quantize:
-        quantize_encoder(model, config.quantize)
+    if config.stream_quantize:
+        quantize_encoder(model, config.stream_quantize)
     if entry.streaming == "cache_aware":
-        ctx = config.att_context_size
+        ctx = config.stream_att_context
         supported = [list(c) for c in getattr(model.encoder, "att_context_size_all", [])]
         if ctx and supported and list(ctx) not in supported:
             logger.warning("model %s does not support att_context_size=%s (supports %s); using %s",
@@ -63,6 +63,6 @@ def build_stepper(entry: ModelEntry, config: StreamConfig, model=None):
             ctx = supported[0]
         stepper = CacheAwareStepper(model, ctx)
     else:
-        stepper = BufferedStepper(model, config.buffer_left_s, config.buffer_chunk_s, config.buffer_right_s)
+        stepper = BufferedStepper(model, config.stream_left_s, config.stream_chunk_s, config.stream_right_s)
     logger.info("streaming %s in %s mode, %d ms chunks", entry.id, stepper.mode, stepper.chunk_ms)
     return stepper

@@ -10,7 +10,8 @@ import threading
 import time
 from collections import deque
 
-from workers.streaming.protocol import CLOSE_INTERNAL, CLOSE_NORMAL, error_message
+from core.protocol import CLOSE_INTERNAL, CLOSE_NORMAL, error_message
+from core.logs import log_context
 from workers.streaming import vad
 from workers.streaming.session import SAMPLE_RATE, Session
 
@@ -170,7 +171,8 @@ class Scheduler(threading.Thread):
 
     def _guard(self, s: Session, fn, *args) -> None:
         try:
-            fn(*args)
+            with log_context(session_id=s.id):
+                fn(*args)
         except Exception:
             logger.exception("session %s failed", s.id)
             self._fail(s)

@@ -14,15 +14,18 @@ from flask import Flask, current_app, jsonify, request
 from flask_sock import Sock
 from simple_websocket import ConnectionClosed
 
-from registry import load_registry
+from core import logs
+from core.catalog import registry
+from core.heartbeat import Heartbeat
+from core.keys import Keys
+from core.logs import log_context
+from core.settings import Settings, get_settings
 from workers.streaming import vad
-from workers.streaming.config import StreamConfig, from_environment
-from workers.streaming.protocol import (CLOSE_BAD_PARAMS, CLOSE_IDLE, CLOSE_NO_CAPACITY, ProtocolError,
+from core.protocol import (CLOSE_BAD_PARAMS, CLOSE_IDLE, CLOSE_NO_CAPACITY, ProtocolError,
                                         error_message, parse_params)
-from workers.streaming.registration import Registration
 from workers.streaming.scheduler import Scheduler
 from workers.streaming.session import Sender, Session
-from workers.streaming.utterance import Detokenizer
+from workers.engines.wordtimes import Detokenizer
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +36,7 @@ sock = Sock()
 class StreamWorker:
     """Models, schedulers, session slots and the Redis registration of one worker process."""
 
-    def __init__(self, config: StreamConfig, steppers: dict | None = None):
+    def __init__(self, config: Settings, steppers: dict | None = None):
         from workers.streaming.engine import build_stepper
 
         self.config = config
@@ -41,20 +44,20 @@ class StreamWorker:
             import torch
 
             torch.set_num_threads(config.torch_threads)
-        self.registry = load_registry()
+        self.registry = registry()
         self.schedulers: dict[str, Scheduler] = {}
         self.detoks: dict[str, Detokenizer] = {}
-        for model_id in config.models:
+        for model_id in config.stream_model:
             entry = self.registry.resolve(model_id)
             stepper = (steppers or {}).get(entry.id) or build_stepper(entry, config)
-            self.schedulers[entry.id] = Scheduler(stepper, config.max_batch, config.max_utterance_s)
+            self.schedulers[entry.id] = Scheduler(stepper, config.stream_max_batch, config.max_utterance_s)
             self.detoks[entry.id] = Detokenizer(stepper.model.tokenizer, entry.timestamp_shift_s)
         self.vad_model = vad.load_model()  # shared: sessions keep their own state and are scored in batches
         self.active = 0
         self.draining = False
         self._lock = threading.Lock()
-        self.registration = Registration(config.redis_url, config.key_prefix, config.worker_id, self.identity,
-                                         config.heartbeat_s, config.registry_ttl_s)
+        self.registration = Heartbeat(config.redis_url, Keys(config.key_prefix).realtime_worker(config.worker_id),
+                                      self.identity, config.heartbeat_s, config.registry_ttl_s)
 
     def start(self) -> None:
         for sched in self.schedulers.values():
@@ -72,7 +75,7 @@ class StreamWorker:
             active = self.active
         status = "draining" if self.draining else ("busy" if active >= self.config.max_sessions else "ready")
         return {"worker_id": self.config.worker_id, "status": status,
-                "endpoint": f"ws://{self.config.advertise_host}:{self.config.port}",
+                "endpoint": f"ws://{self.config.worker_advertise_host}:{self.config.worker_port}",
                 "capacity": self.config.max_sessions, "active_sessions": active,
                 "models": sorted(self.schedulers),
                 "modes": {m: s.stepper.mode for m, s in self.schedulers.items()},
@@ -100,7 +103,7 @@ class StreamWorker:
     # -- one WebSocket session -------------------------------------------------------------------
     def handle(self, ws, args) -> None:
         try:
-            params, entry = parse_params(args, self.registry, self.config.models[0])
+            params, entry = parse_params(args, self.registry, self.config.stream_model[0])
             if entry.id not in self.schedulers:
                 raise ProtocolError("model_not_served", f"this worker serves {', '.join(self.schedulers)}, "
                                                         f"not {entry.id}", CLOSE_BAD_PARAMS)
@@ -123,7 +126,8 @@ class StreamWorker:
                           "chunk_ms": sched.stepper.chunk_ms, "mode": sched.stepper.mode,
                           "language": params.language, "worker_id": self.config.worker_id})
             sched.add(session)
-            self._loop(ws, session, sender, sched)
+            with log_context(session_id=session.id):
+                self._loop(ws, session, sender, sched)
         except ConnectionClosed:
             pass
         finally:
@@ -142,8 +146,8 @@ class StreamWorker:
             if data is None:
                 if not ws.connected:
                     return
-                if not session.ended and time.monotonic() - session.last_activity > self.config.idle_timeout_s:
-                    session.fail(ProtocolError("session_timeout", f"no data for {self.config.idle_timeout_s:.0f}s",
+                if not session.ended and time.monotonic() - session.last_activity > self.config.stream_idle_s:
+                    session.fail(ProtocolError("session_timeout", f"no data for {self.config.stream_idle_s:.0f}s",
                                                CLOSE_IDLE))
                     sender.closed.wait(5)
                     return
@@ -166,9 +170,9 @@ def _reject(ws, message: dict, code: int, reason: str) -> None:
         pass
 
 
-def create_app(config: StreamConfig | None = None, worker: StreamWorker | None = None) -> Flask:
+def create_app(config: Settings | None = None, worker: StreamWorker | None = None) -> Flask:
     """Build the worker's Flask app; ``worker`` lets tests and the benchmark share loaded models."""
-    config = config or from_environment()
+    config = config or get_settings()
     app = Flask(__name__)
     app.config["SOCK_SERVER_OPTIONS"] = {"max_message_size": 4 * config.max_frame_bytes, "ping_interval": 20}
     worker = worker or StreamWorker(config)
@@ -198,7 +202,7 @@ def stream(ws):
     current_app.extensions["budgie_stream"].handle(ws, request.args)
 
 
-def serve(config: StreamConfig, factory=None) -> None:
+def serve(config: Settings, factory=None) -> None:
     """Run ``factory()`` (default: ``create_app(config)``) under gunicorn gthread in this process.
 
     One worker process so the model is loaded once; one thread per open socket.
@@ -213,10 +217,10 @@ def serve(config: StreamConfig, factory=None) -> None:
 
     class StreamServer(BaseApplication):
         def load_config(self):
-            self.cfg.set("bind", f"{config.host}:{config.port}")
+            self.cfg.set("bind", f"{config.worker_host}:{config.worker_port}")
             self.cfg.set("workers", 1)
             self.cfg.set("worker_class", "gthread")
-            self.cfg.set("threads", config.threads or config.max_sessions + 8)
+            self.cfg.set("threads", config.worker_threads or config.max_sessions + 8)
             self.cfg.set("timeout", 300)
             self.cfg.set("graceful_timeout", 5)
             self.cfg.set("worker_exit", shutdown)
@@ -231,8 +235,9 @@ def serve(config: StreamConfig, factory=None) -> None:
 
 def main() -> None:
     """Entry point ``budgie-stream-worker``: settings from the environment."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    serve(from_environment())
+    settings = get_settings()
+    logs.configure(settings.log_format, settings.log_level)
+    serve(settings)
 
 
 if __name__ == "__main__":

@@ -15,12 +15,12 @@ from collections import deque
 
 import numpy as np
 
-from workers.streaming.protocol import ProtocolError, SessionParams, decode_audio, parse_control
+from core.protocol import ProtocolError, SessionParams, decode_audio, parse_control
 from workers.streaming.utterance import Utterance
+from core.audio import SAMPLE_RATE
 
 logger = logging.getLogger(__name__)
 
-SAMPLE_RATE = 16000
 CLOSE = object()  # outbox marker: close the socket after everything before it was sent
 
 

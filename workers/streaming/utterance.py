@@ -8,49 +8,9 @@ from __future__ import annotations
 
 import logging
 
-from workers.transcript import shift_word_times
+from workers.engines.wordtimes import Detokenizer
 
 logger = logging.getLogger(__name__)
-
-
-class Detokenizer:
-    """Maps token ids to pieces and words for one SentencePiece tokenizer (cached per model)."""
-
-    def __init__(self, tokenizer, timestamp_shift: tuple[float, float] = (0.0, 0.0)):
-        self.tokenizer = tokenizer
-        self.timestamp_shift = timestamp_shift  # the registry's measured (start, end) word-time correction
-        vocab = tokenizer.vocab_size
-        pieces = tokenizer.ids_to_tokens(list(range(vocab)))
-        self.starts_word = [p.startswith("▁") for p in pieces]
-        # plain pieces detokenize by joining (no tokenizer call per word on every partial)
-        self.plain = [p.replace("▁", "") if not (p.startswith("<") and p.endswith(">")) else None for p in pieces]
-
-    def text(self, ids: list[int]) -> str:
-        parts = [self.plain[i] for i in ids]
-        if any(p is None for p in parts):
-            return self.tokenizer.ids_to_text(ids).strip()
-        return "".join(parts)
-
-    def words(self, ids: list[int], frames: list[int], frame_s: float, offset_s: float,
-              limit_s: float = float("inf")) -> list[dict]:
-        """Group tokens into words: ``start`` = first token's frame, ``end`` = last token's frame + 1,
-        moved by the model's timestamp shift and clamped to ``limit_s`` (the audio actually received;
-        the last frame overhangs it)."""
-        groups: list[tuple[list[int], int, int]] = []
-        for tok, frame in zip(ids, frames):
-            if not groups or self.starts_word[tok]:
-                groups.append(([tok], frame, frame))
-            else:
-                groups[-1][0].append(tok)
-                groups[-1] = (groups[-1][0], groups[-1][1], frame)
-        words = []
-        for toks, first, last in groups:
-            text = self.text(toks)
-            if text:
-                start = offset_s + first * frame_s
-                end = offset_s + (last + 1) * frame_s
-                words.append({"text": text, "start": round(start, 3), "end": round(end, 3)})
-        return shift_word_times(words, self.timestamp_shift, limit_s)
 
 
 class Utterance:

@@ -14,11 +14,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from core.audio import SAMPLE_RATE
+from workers.engines.silero import silero_model
+
 logger = logging.getLogger(__name__)
 
 WINDOW = 512  # samples per Silero step at 16 kHz (32 ms)
 CONTEXT = 64  # samples of the previous window Silero prepends
-SAMPLE_RATE = 16000
 
 
 @dataclass
@@ -29,9 +31,8 @@ class VadEvent:
 
 
 def load_model():
-    from silero_vad import load_silero_vad
-
-    return load_silero_vad(onnx=False)
+    """The process's shared Silero model (see workers.engines.silero)."""
+    return silero_model()
 
 
 class Endpointer:

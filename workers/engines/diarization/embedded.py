@@ -46,9 +46,10 @@ class EmbeddedDiarizer:
     def load(self) -> "EmbeddedDiarizer":
         """Load both models now so a missing package fails the job with a clear message."""
         try:
-            from workers.engines.diarization import embeddings, vad
+            from workers.engines.diarization import embeddings
+            from workers.engines.silero import silero_model
 
-            vad._model()
+            silero_model()
             embeddings._encoder()
         except ImportError as exc:
             raise DiarizerUnavailable(
@@ -58,7 +59,7 @@ class EmbeddedDiarizer:
 
     def diarize(self, wav: Path, bounds: SpeakerBounds = SpeakerBounds()) -> list[dict]:
         """Return turns ``[{speaker: SPEAKER_nn, start, end}]`` for a 16 kHz mono WAV."""
-        from workers.audio import read_wav
+        from core.audio import read_wav
         from workers.engines.diarization.turns import label_in_order, region_turns
         from workers.engines.diarization.vad import speech_regions
 

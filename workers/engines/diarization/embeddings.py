@@ -10,10 +10,10 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
+from core.audio import SAMPLE_RATE
 
 logger = logging.getLogger(__name__)
 
-SAMPLE_RATE = 16000
 FRAME_S = 0.01  # Resemblyzer's mel hop
 WINDOW_FRAMES = 150  # 1.5 s: long enough for a stable d-vector, short enough to resolve a turn
 HOP_FRAMES = 25  # 0.25 s between window starts

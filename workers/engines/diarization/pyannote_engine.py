@@ -93,7 +93,7 @@ class PyannoteDiarizer:
     def diarize(self, wav: Path, bounds: SpeakerBounds = SpeakerBounds()) -> list[dict]:
         import torch
 
-        from workers.audio import SAMPLE_RATE, read_wav
+        from core.audio import SAMPLE_RATE, read_wav
         from workers.engines.diarization.turns import label_in_order
 
         if self.pipeline is None:

@@ -4,6 +4,9 @@ from __future__ import annotations
 import functools
 import logging
 
+from typing import Any
+
+from core.settings import Settings
 from workers.engines.diarization.base import DiarizerUnavailable
 
 logger = logging.getLogger(__name__)
@@ -30,13 +33,9 @@ def _device(configured: str) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def get_diarizer(settings):
+def get_diarizer(settings: Settings) -> Any:
     """Return a loaded diarizer or raise :class:`DiarizerUnavailable` saying what to configure."""
-    engine, fallback = settings.diarizer or "embedded", settings.diarizer_fallback
-    if engine not in ENGINES:
-        raise DiarizerUnavailable(f"BUDGIE_DIARIZER must be one of {', '.join(ENGINES)}, not {engine!r}")
-    if fallback and fallback not in ("embedded", "none"):
-        raise DiarizerUnavailable(f"BUDGIE_DIARIZER_FALLBACK must be 'embedded' or empty, not {fallback!r}")
+    engine, fallback = settings.diarizer, settings.diarizer_fallback  # both validated by core.settings
     if engine == "embedded":
         return _load("embedded")
     try:

@@ -8,20 +8,26 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
-from app.localstack import ROOT, LocalStack
+from budgie.localstack import ROOT, LocalStack
+from core.settings import get_settings
 
 SAMPLE = ROOT / "samples" / "budgie-demo.wav"
+
+
+def _default_redis_url() -> str:
+    settings = get_settings()
+    return settings.redis_url if "redis_url" in settings.model_fields_set else "redis://127.0.0.1:6379/12"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Transcribe a file through the whole Budgie stack on this machine.")
     parser.add_argument("audio", nargs="?", type=Path, default=SAMPLE, help="audio file (default: a bundled sample)")
     parser.add_argument("--model", default="parakeet-tiny-en", help="registry id or alias")
-    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/12"))
+    parser.add_argument("--redis-url", default=_default_redis_url(),
+                        help="default: $REDIS_URL when set, else db 12 of the local Redis (not a deployment's db 0)")
     parser.add_argument("--json", action="store_true", help="print the whole job JSON")
     args = parser.parse_args(argv)
     if not args.audio.exists():

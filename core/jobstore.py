@@ -9,11 +9,42 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from typing import Any, TypedDict
 
 import redis
 
+from core.keys import Keys
+from core.transcript import Transcript
+
 PENDING, RUNNING, COMPLETED, FAILED, CANCELLED = "pending", "running", "completed", "failed", "cancelled"
 TERMINAL = frozenset({COMPLETED, FAILED, CANCELLED})
+STATUSES = (PENDING, RUNNING, COMPLETED, FAILED, CANCELLED)
+
+
+class StageRecord(TypedDict, total=False):
+    """One stage of a job: ``stage`` and ``status`` always, the rest once it ran."""
+
+    stage: str
+    status: str
+    started_at: float
+    completed_at: float
+    duration_ms: int
+    error: str
+
+
+class Job(TypedDict):
+    """A job as stored: the request, its status and stages and, once completed, the result."""
+
+    id: str
+    status: str
+    created_at: float
+    request: dict[str, Any]
+    error: str | None
+    started_at: float | None
+    completed_at: float | None
+    duration: float | None
+    result: Transcript | None
+    stages: list[StageRecord]
 
 
 def new_job_id() -> str:
@@ -27,23 +58,23 @@ def now() -> float:
 class JobStore:
     def __init__(self, client: redis.Redis, prefix: str = "budgie", ttl_s: int = 7 * 24 * 3600):
         self.r = client
-        self.prefix = prefix
+        self.keys = Keys(prefix)
         self.ttl_s = ttl_s
 
     @classmethod
-    def from_url(cls, url: str, prefix: str = "budgie", ttl_s: int = 7 * 24 * 3600) -> "JobStore":
+    def from_url(cls, url: str, prefix: str = "budgie", ttl_s: int = 7 * 24 * 3600) -> JobStore:
         return cls(redis.Redis.from_url(url, decode_responses=True), prefix, ttl_s)
 
     def _key(self, job_id: str) -> str:
-        return f"{self.prefix}:job:{job_id}"
+        return self.keys.job(job_id)
 
     @property
     def _index(self) -> str:
-        return f"{self.prefix}:jobs"
+        return self.keys.jobs
 
-    def create(self, job_id: str, request: dict, stages: list[str]) -> dict:
+    def create(self, job_id: str, request: dict[str, Any], stages: list[str]) -> Job:
         created = now()
-        fields = {
+        fields: dict[str, str | float] = {
             "id": job_id,
             "status": PENDING,
             "created_at": created,
@@ -56,16 +87,19 @@ class JobStore:
         pipe.expire(self._key(job_id), self.ttl_s)
         pipe.zadd(self._index, {job_id: created})
         pipe.execute()
-        return self.get(job_id)
+        job = self.get(job_id)
+        assert job is not None
+        return job
 
     def exists(self, job_id: str) -> bool:
         return bool(self.r.exists(self._key(job_id)))
 
-    def get(self, job_id: str) -> dict | None:
-        raw = self.r.hgetall(self._key(job_id))
+    def get(self, job_id: str) -> Job | None:
+        raw: dict[str, str] = self.r.hgetall(self._key(job_id))  # type: ignore[assignment]
         if not raw:
             return None
-        job = {
+        stages = json.loads(raw["stages"])
+        return {
             "id": raw["id"],
             "status": raw["status"],
             "created_at": float(raw["created_at"]),
@@ -75,20 +109,21 @@ class JobStore:
             "completed_at": _float(raw.get("completed_at")),
             "duration": _float(raw.get("duration")),
             "result": json.loads(raw["result"]) if raw.get("result") else None,
+            "stages": [{"stage": s, **json.loads(raw.get(f"stage:{s}", "{}"))} for s in stages],
         }
-        job["stages"] = [{"stage": s, **json.loads(raw.get(f"stage:{s}", "{}"))} for s in json.loads(raw["stages"])]
-        return job
 
     def status(self, job_id: str) -> str | None:
-        return self.r.hget(self._key(job_id), "status")
+        return self.r.hget(self._key(job_id), "status")  # type: ignore[return-value]
 
-    def list(self, limit: int = 20, before: float | None = None, status: str | None = None) -> tuple[list[dict], bool]:
+    def list(self, limit: int = 20, before: float | None = None, status: str | None = None) -> tuple[list[Job], bool]:
         """Return up to ``limit`` jobs, newest first, created strictly before ``before``; and whether more exist."""
         max_score = f"({before}" if before is not None else "+inf"
-        jobs: list[dict] = []
+        jobs: list[Job] = []
         offset = 0
         while len(jobs) <= limit:
-            ids = self.r.zrevrangebyscore(self._index, max_score, "-inf", start=offset, num=limit + 1)
+            ids: list[str] = self.r.zrevrangebyscore(  # type: ignore[assignment]
+                self._index, max_score, "-inf", start=offset, num=limit + 1
+            )
             if not ids:
                 break
             offset += len(ids)
@@ -100,7 +135,7 @@ class JobStore:
                     jobs.append(job)
         return jobs[:limit], len(jobs) > limit
 
-    def transition(self, job_id: str, status: str, **fields) -> bool:
+    def transition(self, job_id: str, status: str, **fields: Any) -> bool:
         """Move the job to ``status`` unless it is already terminal; return whether it moved."""
         key = self._key(job_id)
         with self.r.pipeline() as pipe:
@@ -118,16 +153,16 @@ class JobStore:
                 except redis.WatchError:
                     continue
 
-    def set_fields(self, job_id: str, **fields) -> None:
+    def set_fields(self, job_id: str, **fields: Any) -> None:
         self.r.hset(self._key(job_id), mapping={k: _dump(v) for k, v in fields.items()})
 
     def mark_started(self, job_id: str) -> None:
         """Record when the first stage started (HSETNX: parallel stages cannot overwrite it)."""
         self.r.hsetnx(self._key(job_id), "started_at", str(now()))
 
-    def update_stage(self, job_id: str, stage: str, **fields) -> None:
+    def update_stage(self, job_id: str, stage: str, **fields: Any) -> None:
         key = self._key(job_id)
-        current = json.loads(self.r.hget(key, f"stage:{stage}") or "{}")
+        current = json.loads(self.r.hget(key, f"stage:{stage}") or "{}")  # type: ignore[arg-type]
         current.update(fields)
         self.r.hset(key, f"stage:{stage}", json.dumps(current))
 
@@ -138,7 +173,7 @@ class JobStore:
         pipe.execute()
 
 
-def _dump(value) -> str:
+def _dump(value: Any) -> str:
     if isinstance(value, (dict, list)):
         return json.dumps(value)
     return str(value)

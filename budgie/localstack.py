@@ -15,6 +15,8 @@ from pathlib import Path
 
 import requests
 
+from core.settings import child_environment, get_settings
+
 ROOT = Path(__file__).resolve().parents[1]
 TERMINAL = ("completed", "failed", "cancelled")
 
@@ -73,8 +75,10 @@ class LocalStack:
     def __init__(self, models: list[str], redis_url: str, extra_queues: str = "prepare,align,merge"):
         self.models = models
         self.data_dir = Path(tempfile.mkdtemp(prefix="budgie-local-"))
-        self.env = {**os.environ, "REDIS_URL": redis_url, "BUDGIE_DATA_DIR": str(self.data_dir),
-                    "BUDGIE_KEY_PREFIX": f"budgie-local-{os.getpid()}"}
+        prefix = f"budgie-local-{os.getpid()}"
+        self.settings = get_settings().replace(redis_url=redis_url, data_dir=self.data_dir, key_prefix=prefix)
+        self.env = child_environment(REDIS_URL=redis_url, BUDGIE_DATA_DIR=str(self.data_dir),
+                                     BUDGIE_KEY_PREFIX=prefix)
         self.queues = ",".join([extra_queues] + [f"transcribe.{m}" for m in models])
         self.log_path = self.data_dir / "worker.log"
         self.base = ""
@@ -87,10 +91,9 @@ class LocalStack:
         from app import create_app
 
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per poll
-        os.environ.update(self.env)  # the in-process API and the worker must agree
         self.worker = start_celery_worker(self.queues, f"budgie-local-{os.getpid()}", self.env, self.log_path)
         port = free_port()
-        self.server = make_server("127.0.0.1", port, create_app(), threaded=True)
+        self.server = make_server("127.0.0.1", port, create_app(self.settings), threaded=True)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.base = f"http://127.0.0.1:{port}"
         try:

@@ -9,8 +9,9 @@ every Parakeet entry has them, so Parakeet chains never contain it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from celery import chain, chord, group
+from celery import Celery, Signature, chain, chord, group
 
 from registry import ModelEntry
 
@@ -24,7 +25,7 @@ class Plan:
         return "diarize" in self.stages
 
 
-def plan_stages(request: dict, entry: ModelEntry) -> Plan:
+def plan_stages(request: dict[str, Any], entry: ModelEntry) -> Plan:
     stages = ["prepare", "transcribe"]
     if request.get("timestamps_granularity", "word") == "word" and not entry.word_timestamps:
         stages.append("align")
@@ -39,24 +40,21 @@ def task_id(job_id: str, stage: str) -> str:
     return f"{job_id}.{stage}"
 
 
-def build_canvas(job_id: str, request: dict, entry: ModelEntry, plan: Plan):
-    from workers.align import align
-    from workers.diarize import diarize
-    from workers.merge import merge
-    from workers.prepare import prepare
-    from workers.transcribe import transcribe
+def build_canvas(celery: Celery, job_id: str, request: dict[str, Any], entry: ModelEntry, plan: Plan) -> Signature:
+    """The job's Celery canvas, with tasks named rather than imported (the API never loads a stage)."""
 
-    def sig(task, stage, **kwargs):
-        return task.si(job_id, **kwargs).set(task_id=task_id(job_id, stage))
+    def sig(stage: str, **kwargs: Any) -> Signature:
+        return celery.signature(f"budgie.{stage}", args=(job_id,), kwargs=kwargs, immutable=True,
+                                task_id=task_id(job_id, stage))
 
     language = request.get("language") or "auto"
-    asr = [sig(transcribe, "transcribe", model_id=entry.id, language="en" if language == "auto" else language)]
+    asr = [sig("transcribe", model_id=entry.id, language="en" if language == "auto" else language)]
     if "align" in plan.stages:
-        asr.append(sig(align, "align"))
+        asr.append(sig("align"))
     asr_branch = chain(*asr) if len(asr) > 1 else asr[0]
-    finish = sig(merge, "merge", granularity=request.get("timestamps_granularity", "word"), diarize=plan.diarize)
+    finish = sig("merge", granularity=request.get("timestamps_granularity", "word"), diarize=plan.diarize)
     if plan.diarize:
-        speakers = sig(diarize, "diarize", num_speakers=request.get("num_speakers"),
+        speakers = sig("diarize", num_speakers=request.get("num_speakers"),
                        min_speakers=request.get("min_speakers"), max_speakers=request.get("max_speakers"))
-        return chain(sig(prepare, "prepare"), chord(group(asr_branch, speakers), finish))
-    return chain(sig(prepare, "prepare"), asr_branch, finish)
+        return chain(sig("prepare"), chord(group(asr_branch, speakers), finish))
+    return chain(sig("prepare"), asr_branch, finish)

@@ -1,0 +1,191 @@
+"""Every Budgie setting in one typed, frozen object, read from the environment once per process.
+
+This is the only module that reads ``os.environ``. Each field's environment variable is
+``BUDGIE_<FIELD>`` unless an alias says otherwise (``REDIS_URL``, ``MAX_SESSIONS``, ``WORKER_*``,
+``HF_TOKEN`` keep the names operators already use). Tests and benchmarks build a ``Settings(...)``
+with keyword overrides, or call :func:`get_settings` after setting the environment of a subprocess.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+Csv = Annotated[tuple[str, ...], NoDecode]
+
+
+def _alias(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+def _default_worker_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class Settings(BaseSettings):
+    """Configuration shared by the API, the Celery workers, the streaming worker and the tools."""
+
+    model_config = SettingsConfigDict(env_prefix="BUDGIE_", frozen=True, extra="ignore", validate_by_name=True)
+
+    # -- shared ---------------------------------------------------------------------------------
+    redis_url: str = Field("redis://127.0.0.1:6379/0", validation_alias=_alias("REDIS_URL", "BUDGIE_REDIS_URL"))
+    """Broker, result backend, job store and worker registries."""
+    key_prefix: str = "budgie"
+    """Prefix of every Budgie Redis key (see core.keys)."""
+    data_dir: Path = Path("/tmp/budgie-data")
+    """Shared storage for uploads and stage artifacts."""
+    registry_files: str = ""
+    """Extra registry YAML files (os.pathsep-separated) merged over the built-in one."""
+    job_ttl_s: int = 7 * 24 * 3600
+    """How long jobs (records and files) are kept."""
+    log_format: Literal["json", "text"] = "json"
+    """``json``: one JSON object per line with job_id/session_id; ``text``: for a terminal."""
+    log_level: str = "INFO"
+
+    # -- API ------------------------------------------------------------------------------------
+    default_model: str = "parakeet"
+    """Model used when a request names none."""
+    max_duration_s: float = 4 * 3600
+    """Longer audio is refused at submit (400)."""
+    max_upload_mb: float = 1024
+    """Uploads above this are refused (413)."""
+    realtime_stale_s: float = 30
+    """A streaming worker whose heartbeat is older is not routed to."""
+    metrics_dir: str = Field("", validation_alias=_alias("PROMETHEUS_MULTIPROC_DIR", "BUDGIE_METRICS_DIR"))
+    """prometheus_client multiprocess directory (set for gunicorn with several workers)."""
+
+    # -- Celery ---------------------------------------------------------------------------------
+    celery_broker_url: str = Field("", validation_alias=_alias("CELERY_BROKER_URL", "BUDGIE_CELERY_BROKER_URL"))
+    """Default: ``redis_url``."""
+    celery_result_backend: str = Field(
+        "", validation_alias=_alias("CELERY_RESULT_BACKEND", "BUDGIE_CELERY_RESULT_BACKEND")
+    )
+    """Default: ``redis_url``."""
+    visibility_timeout_s: int = 7200
+    """Redelivery delay for tasks whose worker died without acknowledging them."""
+    task_time_limit_s: int = 3600
+    """Hard limit per task (the soft limit is 30 s earlier)."""
+
+    # -- batch workers --------------------------------------------------------------------------
+    device: Literal["auto", "cuda", "cpu"] = "auto"
+    """``auto``: CUDA when present, else the CPU for CPU-capable models only."""
+    models: Csv = ()
+    """Extra models a worker preloads (comma-separated)."""
+    max_chunk_s: float = 60.0
+    """Longer files are cut at pauses into chunks of at most this."""
+    batch_size: int = 4
+    """Chunks per forward pass."""
+    diarizer: Literal["embedded", "pyannote"] = "embedded"
+    diarizer_fallback: Literal["", "none", "embedded"] = ""
+    """``embedded``: use it when the pyannote pipeline cannot be loaded."""
+    pyannote_model: str = "pyannote/speaker-diarization-community-1"
+    """Hub id or local directory of a pyannote pipeline."""
+    hf_token: str | None = Field(None, validation_alias=_alias("HF_TOKEN", "BUDGIE_HF_TOKEN"))
+
+    # -- workers' registration in Redis ----------------------------------------------------------
+    heartbeat_s: float = 3.0
+    """How often workers rewrite their registry entry."""
+    registry_ttl_s: int = 15
+    """A dead worker's entry disappears after this."""
+
+    # -- streaming worker -----------------------------------------------------------------------
+    worker_id: str = Field(default_factory=_default_worker_id, validation_alias=_alias("WORKER_ID", "BUDGIE_WORKER_ID"))
+    worker_host: str = Field("0.0.0.0", validation_alias=_alias("WORKER_HOST", "BUDGIE_WORKER_HOST"))
+    worker_port: int = Field(9000, validation_alias=_alias("WORKER_PORT", "BUDGIE_WORKER_PORT"))
+    worker_advertise_host: str = Field(
+        "127.0.0.1", validation_alias=_alias("WORKER_ADVERTISE_HOST", "BUDGIE_WORKER_ADVERTISE_HOST")
+    )
+    """The host the API connects to (written to the worker's registry entry)."""
+    max_sessions: int = Field(4, validation_alias=_alias("MAX_SESSIONS", "BUDGIE_MAX_SESSIONS"))
+    worker_threads: int = Field(0, validation_alias=_alias("WORKER_THREADS", "BUDGIE_WORKER_THREADS"))
+    """WSGI threads; 0 = max_sessions + 8."""
+    stream_model: Csv = ("parakeet-tiny-en",)
+    """Models a streaming worker serves (comma-separated; the first is its default)."""
+    stream_att_context: Annotated[tuple[int, int] | None, NoDecode] = (70, 1)
+    """Cache-aware attention context [left, right]; empty = the model's default."""
+    stream_left_s: float = 4.0
+    """Buffered mode: left context."""
+    stream_chunk_s: float = 0.8
+    """Buffered mode: new audio decoded per step."""
+    stream_right_s: float = 0.8
+    """Buffered mode: lookahead."""
+    vad_threshold: float = 0.5
+    vad_silence_ms: int = 500
+    """Silence that ends an utterance."""
+    max_utterance_s: float = 30.0
+    """Force a final after this much audio without an endpoint."""
+    max_frame_bytes: int = 256 * 1024
+    """One binary frame; bigger closes the session (4413)."""
+    stream_idle_s: float = 60.0
+    """No message for this long closes the session (4408)."""
+    stream_max_batch: int = 32
+    torch_threads: int = 0
+    """0 = torch's default."""
+    stream_quantize: Literal["", "int8"] = ""
+    """``int8``: dynamic int8 encoder Linear layers (CPU; faster, not bit-exact)."""
+
+    @field_validator("models", "stream_model", mode="before")
+    @classmethod
+    def _csv(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(v.strip() for v in value.split(",") if v.strip())
+        return value
+
+    @field_validator("stream_att_context", mode="before")
+    @classmethod
+    def _pair(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            parts = [p for p in value.strip().strip("[]").split(",") if p.strip()]
+            return tuple(int(p) for p in parts) if parts else None
+        return value
+
+    @field_validator("device", "diarizer", "diarizer_fallback", "stream_quantize", "log_format", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    # -- derived --------------------------------------------------------------------------------
+    @property
+    def broker_url(self) -> str:
+        return self.celery_broker_url or self.redis_url
+
+    @property
+    def result_backend(self) -> str:
+        return self.celery_result_backend or self.redis_url
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+    def replace(self, **changes: Any) -> Settings:
+        """A validated copy with ``changes`` applied (the object itself is frozen)."""
+        return type(self).model_validate({**self.model_dump(), **changes})
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read from the environment on first use."""
+    return Settings()
+
+
+def child_environment(**overrides: str) -> dict[str, str]:
+    """This process's environment with ``overrides``, for a child process (a worker started by a tool)."""
+    return {**os.environ, **overrides}
+
+
+def environment_names() -> set[str]:
+    """Every environment variable :class:`Settings` reads (for docs and compose checks)."""
+    names: set[str] = set()
+    for name, field in Settings.model_fields.items():
+        alias = field.validation_alias
+        if isinstance(alias, AliasChoices):
+            names.update(str(choice) for choice in alias.choices)
+        else:
+            names.add(f"BUDGIE_{name.upper()}")
+    return names
