@@ -1,9 +1,12 @@
 """One JSON error format for every failure: ``{"error": {"code", "message"[, "details"]}}``."""
+
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from flask import Flask, jsonify
+from flask.typing import ResponseReturnValue
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
@@ -22,7 +25,7 @@ CODES = {
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str, code: str | None = None, details=None):
+    def __init__(self, status: int, message: str, code: str | None = None, details: Any = None):
         super().__init__(message)
         self.status = status
         self.message = message
@@ -30,8 +33,8 @@ class ApiError(Exception):
         self.details = details
 
 
-def error_response(status: int, message: str, code: str | None = None, details=None):
-    body = {"code": code or CODES.get(status, "error"), "message": message}
+def error_response(status: int, message: str, code: str | None = None, details: Any = None) -> ResponseReturnValue:
+    body: dict[str, Any] = {"code": code or CODES.get(status, "error"), "message": message}
     if details is not None:
         body["details"] = details
     return jsonify({"error": body}), status
@@ -39,23 +42,24 @@ def error_response(status: int, message: str, code: str | None = None, details=N
 
 def init_app(app: Flask) -> None:
     @app.errorhandler(ApiError)
-    def _api_error(exc: ApiError):
+    def _api_error(exc: ApiError) -> ResponseReturnValue:
         return error_response(exc.status, exc.message, exc.code, exc.details)
 
     @app.errorhandler(ValidationError)
-    def _validation_error(exc: ValidationError):
-        fields = ", ".join(f"{k}: {' '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in exc.messages.items())
+    def _validation_error(exc: ValidationError) -> ResponseReturnValue:
+        messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+        fields = ", ".join(f"{k}: {' '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in messages.items())
         return error_response(400, f"Invalid request: {fields}", details=exc.messages)
 
     @app.errorhandler(HTTPException)
-    def _http_error(exc: HTTPException):
+    def _http_error(exc: HTTPException) -> ResponseReturnValue:
         message = exc.description or exc.name
         if exc.code == 413:
-            limit = app.config.get("MAX_CONTENT_LENGTH")
-            message = f"File too large: the limit is {limit // (1024 * 1024)} MB"
+            limit = int(app.config.get("MAX_CONTENT_LENGTH") or 0)
+            message = f"File too large: the limit is {limit / (1024 * 1024):g} MB"
         return error_response(exc.code or 500, message)
 
     @app.errorhandler(Exception)
-    def _unexpected(exc: Exception):
+    def _unexpected(exc: Exception) -> ResponseReturnValue:
         logger.exception("unhandled error")
         return error_response(500, "Internal server error")

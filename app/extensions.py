@@ -35,7 +35,7 @@ def redis_client() -> redis.Redis:
 
 def celery() -> Celery:
     """The Celery app the API enqueues with (tasks are sent by name; no stage module is imported)."""
-    return current_app.extensions["budgie.celery"]  # type: ignore[no-any-return]
+    return current_app.extensions["budgie.celery"]
 
 
 def keys() -> Keys:

@@ -1,9 +1,10 @@
 """Prometheus metrics for the API: request counts/latency and job gauges read from Redis."""
+
 from __future__ import annotations
 
 import time
 
-from flask import Flask, g, request
+from flask import Flask, Response, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
 REGISTRY = CollectorRegistry()
@@ -14,11 +15,11 @@ JOBS_SUBMITTED = Counter("budgie_jobs_submitted_total", "Batch jobs accepted", [
 
 def init_app(app: Flask) -> None:
     @app.before_request
-    def _start_timer():
+    def _start_timer() -> None:
         g._budgie_t0 = time.perf_counter()
 
     @app.after_request
-    def _record(response):
+    def _record(response: Response) -> Response:
         endpoint = request.endpoint or "unknown"
         REQUESTS.labels(request.method, endpoint, response.status_code).inc()
         if hasattr(g, "_budgie_t0"):

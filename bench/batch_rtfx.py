@@ -11,6 +11,7 @@ end-to-end runs alternate, so changes in machine load affect both sides alike.
 Prints one ``RESULT`` line; ``ratio`` (e2e / raw NeMo on the whole file) and ``overhead_ratio``
 (e2e / raw NeMo on the same chunks Budgie decodes) are the worst over the models.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,8 +44,12 @@ def make_audio(seconds: float, out: Path) -> Path:
     import soundfile as sf
 
     while total < seconds:
-        clip = synthesize(SENTENCES[i % len(SENTENCES)], out.parent / f"s{i}.wav",
-                          voice=["en-us", "en-gb", "en-us+f3"][i % 3], rate=150 + 10 * (i % 3))
+        clip = synthesize(
+            SENTENCES[i % len(SENTENCES)],
+            out.parent / f"s{i}.wav",
+            voice=["en-us", "en-gb", "en-us+f3"][i % 3],
+            rate=150 + 10 * (i % 3),
+        )
         total += sf.info(str(clip)).duration + 0.6
         parts += [clip, gap]
         i += 1
@@ -63,8 +68,13 @@ def model_file(size: str) -> tuple[str, Path]:
     path = CACHE / f"bench-{size}-calibrated.nemo"
     if not path.exists():
         print(f"building a random-weights {size} model (once, cached in {CACHE}) ...", file=sys.stderr)
-        build_and_save(path, "test" if size == "tiny" else size, vocab_size=1024 if size == "0.6b" else 64,
-                       att_context_size=[-1, -1] if size == "0.6b" else None, tokens_per_frame=0.3)
+        build_and_save(
+            path,
+            "test" if size == "tiny" else size,
+            vocab_size=1024 if size == "0.6b" else 64,
+            att_context_size=[-1, -1] if size == "0.6b" else None,
+            tokens_per_frame=0.3,
+        )
     return f"bench-{size}", path
 
 
@@ -78,8 +88,8 @@ def measure(model_id: str, path: Path, audio: Path, duration: float, runs: int, 
     from nemo.collections.asr.models import ASRModel
 
     from budgie.localstack import LocalStack
-    from core.catalog import registry
     from core.audio import read_wav
+    from core.catalog import registry
     from workers.engines.chunking import split_long_audio
     from workers.engines.parakeet import configure_decoding
 
@@ -128,26 +138,33 @@ def main() -> int:
     paths = {size: model_file(size) for size in sizes}
     for model_id, path in paths.values():
         if model_id.startswith("bench-"):
-            entries.append(f"  - {{id: {model_id}, engine: parakeet, source: {{path: {path}}}, languages: [en], "
-                           f"streaming: none, word_timestamps: true, supports_cpu: true}}")
+            entries.append(
+                f"  - {{id: {model_id}, engine: parakeet, source: {{path: {path}}}, languages: [en], "
+                f"streaming: none, word_timestamps: true, supports_cpu: true}}"
+            )
     registry.write_text("models:\n" + "\n".join(entries) + "\n")
     os.environ["BUDGIE_REGISTRY_FILES"] = str(registry)
     os.environ["BUDGIE_DEVICE"] = "cpu"
 
     print(f"audio: {duration:.1f}s, runs: {args.runs} (median)")
-    print(f"{'model':<20}{'raw NeMo':>10}{'NeMo, Budgie chunks':>21}{'Budgie e2e':>12}{'ratio':>8}{'overhead ratio':>16}")
+    print(
+        f"{'model':<20}{'raw NeMo':>10}{'NeMo, Budgie chunks':>21}{'Budgie e2e':>12}{'ratio':>8}{'overhead ratio':>16}"
+    )
     for size in sizes:
         model_id, path = paths[size]
         raw, same_chunks, e2e = measure(model_id, path, audio, duration, args.runs, args.redis_url)
         results[size] = (raw, same_chunks, e2e)
         print(f"{model_id:<20}{raw:>10.1f}{same_chunks:>21.1f}{e2e:>12.1f}{e2e / raw:>8.3f}{e2e / same_chunks:>16.3f}")
-    print("(RTFx = audio seconds / wall seconds; ratio = e2e / raw NeMo on the whole file; overhead ratio = "
-          "e2e / raw NeMo on the same chunks)")
+    print(
+        "(RTFx = audio seconds / wall seconds; ratio = e2e / raw NeMo on the whole file; overhead ratio = "
+        "e2e / raw NeMo on the same chunks)"
+    )
     worst = min(e2e / raw for raw, _, e2e in results.values())
     worst_overhead = min(e2e / same for _, same, e2e in results.values())
     figures = " ".join(
         f"ratio_{k}={e2e / raw:.3f} overhead_ratio_{k}={e2e / same:.3f} raw_rtfx_{k}={raw:.1f} e2e_rtfx_{k}={e2e:.1f}"
-        for k, (raw, same, e2e) in ((s.replace(".", "_"), r) for s, r in results.items()))
+        for k, (raw, same, e2e) in ((s.replace(".", "_"), r) for s, r in results.items())
+    )
     print(f"RESULT ratio={worst:.3f} overhead_ratio={worst_overhead:.3f} {figures} audio_s={duration:.1f}")
     return 0
 

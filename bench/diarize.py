@@ -10,6 +10,7 @@ hands the merge step. The last line printed is exactly ``RESULT word_accuracy=0.
 
 The helpers here (``make_dialogue``, ``word_accuracy``, ``der``) are reused by the tests.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -75,10 +76,15 @@ def _speak(text: str, voice: str, pitch: int, rate: int = 165) -> np.ndarray:
 
     import soundfile as sf
 
-    wav = subprocess.run(["espeak-ng", "-v", voice, "-p", str(pitch), "-s", str(rate), "--stdout", text],
-                         check=True, capture_output=True).stdout
-    raw = subprocess.run(["sox", "-q", "-t", "wav", "-", "-r", str(SAMPLE_RATE), "-c", "1", "-b", "16",
-                          "-t", "wav", "-", "vol", "0.8"], input=wav, check=True, capture_output=True).stdout
+    wav = subprocess.run(
+        ["espeak-ng", "-v", voice, "-p", str(pitch), "-s", str(rate), "--stdout", text], check=True, capture_output=True
+    ).stdout
+    raw = subprocess.run(
+        ["sox", "-q", "-t", "wav", "-", "-r", str(SAMPLE_RATE), "-c", "1", "-b", "16", "-t", "wav", "-", "vol", "0.8"],
+        input=wav,
+        check=True,
+        capture_output=True,
+    ).stdout
     audio, _ = sf.read(io.BytesIO(raw), dtype="float32")
     return audio
 
@@ -93,22 +99,32 @@ def _spread_words(text: str, start: float, end: float, speaker: str) -> list[dic
     tokens = text.split()
     weights = np.array([len(t) + 1 for t in tokens], dtype=float)
     edges = start + (end - start) * np.concatenate([[0.0], np.cumsum(weights) / weights.sum()])
-    return [{"text": t, "start": round(float(a), 3), "end": round(float(b) - 0.02, 3), "speaker": speaker}
-            for t, a, b in zip(tokens, edges[:-1], edges[1:])]
+    return [
+        {"text": t, "start": round(float(a), 3), "end": round(float(b) - 0.02, 3), "speaker": speaker}
+        for t, a, b in zip(tokens, edges[:-1], edges[1:], strict=False)
+    ]
 
 
-def make_dialogue(out_dir: Path, name: str, script: list[tuple[str, str]], gaps: list[float] | float = 0.6,
-                  lead: float = 0.5, snr_db: float | None = None) -> Dialogue:
+def make_dialogue(
+    out_dir: Path,
+    name: str,
+    script: list[tuple[str, str]],
+    gaps: list[float] | float = 0.6,
+    lead: float = 0.5,
+    snr_db: float | None = None,
+) -> Dialogue:
     """Synthesise ``script`` ([(voice key, text)]) into ``out_dir/name.wav`` with ``gaps`` seconds between turns.
 
     ``snr_db`` adds white noise at that speech-to-noise ratio (seeded, so the set stays fixed).
     """
-    return _assemble(out_dir, name, [(key, text, _speak(text, *VOICES[key])) for key, text in script],
-                     gaps, lead, snr_db)
+    return _assemble(
+        out_dir, name, [(key, text, _speak(text, *VOICES[key])) for key, text in script], gaps, lead, snr_db
+    )
 
 
-def make_recording_mix(out_dir: Path, name: str, parts: list[tuple[str, Path, str]],
-                       gaps: list[float] | float = 0.5) -> Dialogue:
+def make_recording_mix(
+    out_dir: Path, name: str, parts: list[tuple[str, Path, str]], gaps: list[float] | float = 0.5
+) -> Dialogue:
     """Concatenate real recordings ``[(speaker, 16 kHz wav, transcript)]`` into one conversation."""
     import soundfile as sf
 
@@ -121,8 +137,15 @@ def make_recording_mix(out_dir: Path, name: str, parts: list[tuple[str, Path, st
     return _assemble(out_dir, name, pieces, gaps, 0.5, None, threshold=0.01)
 
 
-def _assemble(out_dir: Path, name: str, pieces: list[tuple[str, str, np.ndarray]], gaps, lead: float,
-              snr_db: float | None, threshold: float = 0.02) -> Dialogue:
+def _assemble(
+    out_dir: Path,
+    name: str,
+    pieces: list[tuple[str, str, np.ndarray]],
+    gaps,
+    lead: float,
+    snr_db: float | None,
+    threshold: float = 0.02,
+) -> Dialogue:
     import soundfile as sf
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -144,7 +167,7 @@ def _assemble(out_dir: Path, name: str, pieces: list[tuple[str, str, np.ndarray]
     audio = np.concatenate(pieces_out)
     if snr_db is not None:
         speech = np.concatenate([p for p in pieces_out if np.any(p)])
-        noise_rms = np.sqrt(np.mean(speech ** 2)) / (10 ** (snr_db / 20))
+        noise_rms = np.sqrt(np.mean(speech**2)) / (10 ** (snr_db / 20))
         audio = audio + np.random.default_rng(0).normal(0, noise_rms, len(audio)).astype(np.float32)
         audio = np.clip(audio, -1, 1)
     sf.write(str(dialogue.wav), audio, SAMPLE_RATE, subtype="PCM_16")
@@ -159,23 +182,41 @@ def fixed_set(out_dir: Path, quick: bool = False) -> list[Dialogue]:
         ("two_voices", [("A", L[0]), ("B", L[1]), ("A", L[2]), ("B", L[3]), ("A", L[4]), ("B", L[5])], 0.6),
         ("three_voices", [("A", L[0]), ("B", L[1]), ("C", L[2]), ("A", L[3]), ("B", L[4]), ("C", L[5])], 0.5),
         ("short_gaps", [("B", L[6]), ("D", L[7]), ("B", L[8]), ("D", L[9]), ("B", L[10])], [0.3, 0.2, 0.3, 0.15]),
-        ("four_voices", [("A", L[0]), ("E", L[1]), ("D", L[2]), ("F", L[3]), ("A", L[4]), ("E", L[5]),
-                         ("D", L[6]), ("F", L[7])], 0.5),
-        ("short_turns", [("C", "yes"), ("E", "no I do not think so"), ("C", "why not"),
-                         ("E", L[11]), ("C", "okay fine"), ("E", L[9])], 0.5),
+        (
+            "four_voices",
+            [("A", L[0]), ("E", L[1]), ("D", L[2]), ("F", L[3]), ("A", L[4]), ("E", L[5]), ("D", L[6]), ("F", L[7])],
+            0.5,
+        ),
+        (
+            "short_turns",
+            [
+                ("C", "yes"),
+                ("E", "no I do not think so"),
+                ("C", "why not"),
+                ("E", L[11]),
+                ("C", "okay fine"),
+                ("E", L[9]),
+            ],
+            0.5,
+        ),
         ("monologue", [("D", L[10]), ("D", L[11]), ("D", L[4])], 0.8),
     ]
     if quick:
         specs = specs[:2]
     dialogues = [make_dialogue(out_dir, name, script, gaps) for name, script, gaps in specs]
     if not quick:
-        dialogues.append(make_dialogue(out_dir, "no_gaps", [("A", L[1]), ("E", L[2]), ("B", L[3]), ("A", L[4]),
-                                                            ("E", L[5])], 0.0))
+        dialogues.append(
+            make_dialogue(out_dir, "no_gaps", [("A", L[1]), ("E", L[2]), ("B", L[3]), ("A", L[4]), ("E", L[5])], 0.0)
+        )
         # the closest pair of voices (A, C: similarity 0.67) with no pause at any change: a known weakness
-        dialogues.append(make_dialogue(out_dir, "no_gaps_alike", [("A", L[1]), ("C", L[2]), ("B", L[3]), ("A", L[4]),
-                                                                  ("C", L[5])], 0.0))
-        dialogues.append(make_dialogue(out_dir, "noisy_20db", [("B", L[6]), ("F", L[7]), ("B", L[8]), ("F", L[9])],
-                                       0.5, snr_db=20))
+        dialogues.append(
+            make_dialogue(
+                out_dir, "no_gaps_alike", [("A", L[1]), ("C", L[2]), ("B", L[3]), ("A", L[4]), ("C", L[5])], 0.0
+            )
+        )
+        dialogues.append(
+            make_dialogue(out_dir, "noisy_20db", [("B", L[6]), ("F", L[7]), ("B", L[8]), ("F", L[9])], 0.5, snr_db=20)
+        )
         real = real_recordings()
         if real:
             dialogues.append(make_recording_mix(out_dir, "real_mix", real, 0.5))
@@ -187,22 +228,26 @@ POCKETSPHINX_DATA = Path("/usr/share/pocketsphinx/test/data")  # Debian pocketsp
 
 def real_recordings() -> list[tuple[str, Path, str]]:
     """Two real speakers (a LibriVox reader and the 'cards' speaker) when pocketsphinx-testdata is installed."""
+
     def book(n: str) -> Path:
         return POCKETSPHINX_DATA / "librivox" / f"sense_and_sensibility_01_austen_64kb-{n}.wav"
 
     def cards(n: str) -> Path:
         return POCKETSPHINX_DATA / "cards" / f"{n}.wav"
 
-    parts = [("L", book("0880"), "he was not an ill disposed young man"),
-             ("K", cards("005"), "eight of spades four of clubs seven of hearts"),
-             ("L", book("0930"), "he might even have been made amiable himself"),
-             ("K", cards("002"), "four queen of clubs"),
-             ("L", book("0890"), "unless to be rather cold hearted and rather selfish is to be ill disposed"),
-             ("K", cards("003"), "seven of clubs")]
+    parts = [
+        ("L", book("0880"), "he was not an ill disposed young man"),
+        ("K", cards("005"), "eight of spades four of clubs seven of hearts"),
+        ("L", book("0930"), "he might even have been made amiable himself"),
+        ("K", cards("002"), "four queen of clubs"),
+        ("L", book("0890"), "unless to be rather cold hearted and rather selfish is to be ill disposed"),
+        ("K", cards("003"), "seven of clubs"),
+    ]
     return parts if all(p.exists() for _, p, _ in parts) else []
 
 
 # ---------------------------------------------------------------- scoring
+
 
 def _overlap(a0: float, a1: float, b0: float, b1: float) -> float:
     return max(0.0, min(a1, b1) - max(a0, b0))
@@ -222,7 +267,7 @@ def label_mapping(reference: list[dict], hypothesis: list[dict]) -> dict:
             shared = _overlap(h["start"], h["end"], r["start"], r["end"])
             cost[hyp.index(h["speaker"]), ref.index(r["speaker"])] -= shared
     rows, cols = linear_sum_assignment(cost)
-    return {hyp[i]: ref[j] for i, j in zip(rows, cols)}
+    return {hyp[i]: ref[j] for i, j in zip(rows, cols, strict=False)}
 
 
 def reference_speaker(turns: list[dict], t: float) -> str | None:
@@ -236,9 +281,15 @@ def word_accuracy(words: list[dict], reference: list[dict], hypothesis: list[dic
     Hypothesis labels are mapped onto reference labels by best overlap of ``hypothesis`` turns, or,
     without turns, of the words themselves.
     """
-    spans = hypothesis if hypothesis is not None else [
-        {"speaker": w["speaker"], "start": w["start"], "end": max(w["end"], w["start"] + 0.01)}
-        for w in words if w.get("speaker")]
+    spans = (
+        hypothesis
+        if hypothesis is not None
+        else [
+            {"speaker": w["speaker"], "start": w["start"], "end": max(w["end"], w["start"] + 0.01)}
+            for w in words
+            if w.get("speaker")
+        ]
+    )
     mapping = label_mapping(reference, spans)
     scored = correct = 0
     for w in words:
@@ -269,9 +320,14 @@ def der(reference: list[dict], hypothesis: list[dict], collar: float = 0.0) -> d
         warnings.simplefilter("ignore")
         parts = metric(ref, hyp, detailed=True)
     total = parts["total"] or 1.0
-    return {"der": parts["diarization error rate"], "miss": parts["missed detection"] / total,
-            "false_alarm": parts["false alarm"] / total, "confusion": parts["confusion"] / total,
-            "total": parts["total"], "engine": "pyannote.metrics"}
+    return {
+        "der": parts["diarization error rate"],
+        "miss": parts["missed detection"] / total,
+        "false_alarm": parts["false alarm"] / total,
+        "confusion": parts["confusion"] / total,
+        "total": parts["total"],
+        "engine": "pyannote.metrics",
+    }
 
 
 def _der_frames(reference: list[dict], hypothesis: list[dict], step: float = 0.01) -> dict:
@@ -290,17 +346,24 @@ def _der_frames(reference: list[dict], hypothesis: list[dict], step: float = 0.0
 
     ref, hyp = frames(reference), frames(hypothesis, mapping)
     total = miss = fa = conf = 0
-    for r, h in zip(ref, hyp):
+    for r, h in zip(ref, hyp, strict=False):
         total += len(r)
         miss += max(0, len(r) - len(h))
         fa += max(0, len(h) - len(r))
         conf += min(len(r), len(h)) - len(r & h)
     t = total or 1
-    return {"der": (miss + fa + conf) / t, "miss": miss / t, "false_alarm": fa / t, "confusion": conf / t,
-            "total": total * step, "engine": "frames"}
+    return {
+        "der": (miss + fa + conf) / t,
+        "miss": miss / t,
+        "false_alarm": fa / t,
+        "confusion": conf / t,
+        "total": total * step,
+        "engine": "frames",
+    }
 
 
 # ---------------------------------------------------------------- run
+
 
 def run(out_dir: Path, quick: bool = False) -> dict:
     from workers.engines.diarization import EmbeddedDiarizer
@@ -318,11 +381,22 @@ def run(out_dir: Path, quick: bool = False) -> dict:
         words = assign_speakers([{k: w[k] for k in ("text", "start", "end")} for w in d.words], turns)
         acc, scored = word_accuracy(words, d.turns)
         figures = der(d.turns, turns)
-        rows.append({"name": d.name, "duration": d.duration, "ref_speakers": len(d.speakers),
-                     "hyp_speakers": len({t["speaker"] for t in turns}), "der": figures["der"],
-                     "miss": figures["miss"], "false_alarm": figures["false_alarm"],
-                     "confusion": figures["confusion"], "word_accuracy": acc, "words": scored,
-                     "rtf": elapsed / d.duration, "engine": figures["engine"]})
+        rows.append(
+            {
+                "name": d.name,
+                "duration": d.duration,
+                "ref_speakers": len(d.speakers),
+                "hyp_speakers": len({t["speaker"] for t in turns}),
+                "der": figures["der"],
+                "miss": figures["miss"],
+                "false_alarm": figures["false_alarm"],
+                "confusion": figures["confusion"],
+                "word_accuracy": acc,
+                "words": scored,
+                "rtf": elapsed / d.duration,
+                "engine": figures["engine"],
+            }
+        )
         all_correct += acc * scored
         all_scored += scored
         speech += figures["total"]
@@ -339,12 +413,16 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="budgie-bench-diarize-") as tmp:
         result = run(args.out or Path(tmp), args.quick)
-    print(f"{'dialogue':<14}{'dur s':>7}{'ref':>5}{'hyp':>5}{'DER':>7}{'miss':>7}{'FA':>7}{'conf':>7}"
-          f"{'words':>7}{'acc':>7}{'RTF':>7}")
+    print(
+        f"{'dialogue':<14}{'dur s':>7}{'ref':>5}{'hyp':>5}{'DER':>7}{'miss':>7}{'FA':>7}{'conf':>7}"
+        f"{'words':>7}{'acc':>7}{'RTF':>7}"
+    )
     for r in result["rows"]:
-        print(f"{r['name']:<14}{r['duration']:>7.1f}{r['ref_speakers']:>5}{r['hyp_speakers']:>5}{r['der']:>7.3f}"
-              f"{r['miss']:>7.3f}{r['false_alarm']:>7.3f}{r['confusion']:>7.3f}{r['words']:>7}"
-              f"{r['word_accuracy']:>7.3f}{r['rtf']:>7.3f}")
+        print(
+            f"{r['name']:<14}{r['duration']:>7.1f}{r['ref_speakers']:>5}{r['hyp_speakers']:>5}{r['der']:>7.3f}"
+            f"{r['miss']:>7.3f}{r['false_alarm']:>7.3f}{r['confusion']:>7.3f}{r['words']:>7}"
+            f"{r['word_accuracy']:>7.3f}{r['rtf']:>7.3f}"
+        )
     if args.json:
         print(json.dumps(result["rows"], indent=2))
     print(f"DER computed with {result['rows'][0]['engine']}, no collar, overlap scored")

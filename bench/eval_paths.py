@@ -7,6 +7,7 @@
 
 Both return ``(text, [(word, start_s, end_s), ...])`` per file.
 """
+
 from __future__ import annotations
 
 import os
@@ -16,8 +17,9 @@ from pathlib import Path
 Result = tuple[str, list[tuple[str, float, float]]]
 
 
-def batch_api(paths: list[Path], model_id: str = "parakeet-tiny-en",
-              redis_url: str = "redis://127.0.0.1:6379/10") -> list[Result]:
+def batch_api(
+    paths: list[Path], model_id: str = "parakeet-tiny-en", redis_url: str = "redis://127.0.0.1:6379/10"
+) -> list[Result]:
     from budgie.localstack import LocalStack
 
     results = []
@@ -30,28 +32,40 @@ def batch_api(paths: list[Path], model_id: str = "parakeet-tiny-en",
     return results
 
 
-def streaming(paths: list[Path], lookahead: list[int], model_id: str = "parakeet-tiny-en",
-              redis_url: str = "redis://127.0.0.1:6379/10", chunk_samples: int = 1600) -> list[Result]:
+def streaming(
+    paths: list[Path],
+    lookahead: list[int],
+    model_id: str = "parakeet-tiny-en",
+    redis_url: str = "redis://127.0.0.1:6379/10",
+    chunk_samples: int = 1600,
+) -> list[Result]:
     """Stream each file (as fast as the worker accepts it) through a worker at ``lookahead`` = [left, right]."""
     import numpy as np
     import redis
     import soundfile as sf
 
-    from budgie.localstack import free_port, start_stream_worker, stop_process, wait_until
     from budgie.client import StreamClient
+    from budgie.localstack import free_port, start_stream_worker, stop_process, wait_until
 
     port = free_port()
     worker_id = f"eval-{os.getpid()}"
     prefix = f"budgie-eval-{os.getpid()}"
-    env = {**os.environ, "REDIS_URL": redis_url, "BUDGIE_KEY_PREFIX": prefix, "WORKER_ID": worker_id,
-           "WORKER_PORT": str(port), "WORKER_HOST": "127.0.0.1", "MAX_SESSIONS": "2",
-           "BUDGIE_STREAM_MODEL": model_id, "BUDGIE_STREAM_ATT_CONTEXT": ",".join(map(str, lookahead))}
+    env = {
+        **os.environ,
+        "REDIS_URL": redis_url,
+        "BUDGIE_KEY_PREFIX": prefix,
+        "WORKER_ID": worker_id,
+        "WORKER_PORT": str(port),
+        "WORKER_HOST": "127.0.0.1",
+        "MAX_SESSIONS": "2",
+        "BUDGIE_STREAM_MODEL": model_id,
+        "BUDGIE_STREAM_ATT_CONTEXT": ",".join(map(str, lookahead)),
+    }
     log_path = Path(tempfile.mkdtemp(prefix="budgie-eval-")) / "stream-worker.log"
     proc = start_stream_worker(env, log_path)
     r = redis.Redis.from_url(redis_url)
     try:
-        wait_until(lambda: r.exists(f"{prefix}:realtime:worker:{worker_id}"), proc, log_path,
-                   "the streaming worker")
+        wait_until(lambda: r.exists(f"{prefix}:realtime:worker:{worker_id}"), proc, log_path, "the streaming worker")
         url = f"ws://127.0.0.1:{port}/v1/audio/transcriptions/stream?model={model_id}&word_timestamps=true"
         results = []
         for path in paths:

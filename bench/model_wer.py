@@ -29,6 +29,7 @@ Ends with exactly one line:
 ``RESULT wer=0.xxx unseen_voice_wer=0.xxx word_start_mae_ms=NN word_end_mae_ms=NN batch_wer=0.xxx stream_wer=0.xxx``
 (offline path at the default lookahead; batch API; streaming worker at the largest lookahead).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -106,6 +107,7 @@ def build_sets(n_trained: int, n_unseen: int, n_timing: int):
                 synth(sents[i], p, voice, r.randint(140, 180), r.randint(35, 65))
                 utts.append(Utt(str(p), sents[i]))
             return utts
+
         return _cached(f"{name}-{len(idx)}", build)
 
     trained = sentence_set("heldout_trained", EVAL_TRAINED_VOICES, order[:n_trained])
@@ -243,7 +245,7 @@ def _signed_errors(utts, hyps) -> tuple[list[float], list[float]]:
     import jiwer
 
     starts, ends = [], []
-    for u, h in zip(utts, hyps):
+    for u, h in zip(utts, hyps, strict=False):
         if not h.words or not h.text.strip():
             continue
         hw = [w for w, _, _ in h.words]
@@ -286,10 +288,23 @@ def main():
     ap.add_argument("--n-timing", type=int, default=50)
     ap.add_argument("--examples", type=int, default=3)
     ap.add_argument("--offline-only", action="store_true", help="skip the batch API and streaming rows")
-    ap.add_argument("--shift", type=float, nargs=2, metavar=("START", "END"), default=None,
-                    help="timestamp shift (s) for the offline rows; default: the registry's for the shipped model")
-    ap.add_argument("--calibrate", type=int, nargs="?", const=60, default=None, metavar="N",
-                    help="measure the timestamp shift on N word-by-word 'val' clips, print it and exit")
+    ap.add_argument(
+        "--shift",
+        type=float,
+        nargs=2,
+        metavar=("START", "END"),
+        default=None,
+        help="timestamp shift (s) for the offline rows; default: the registry's for the shipped model",
+    )
+    ap.add_argument(
+        "--calibrate",
+        type=int,
+        nargs="?",
+        const=60,
+        default=None,
+        metavar="N",
+        help="measure the timestamp shift on N word-by-word 'val' clips, print it and exit",
+    )
     a = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     if a.calibrate:
@@ -301,14 +316,22 @@ def main():
 
     t0 = time.time()
     trained, unseen, timing = build_sets(a.n_trained, a.n_unseen, a.n_timing)
-    print(f"held-out set: {len(trained)} trained-voice clips, {len(unseen)} unseen-voice ({HELDOUT_VOICE}) clips, "
-          f"{len(timing)} word-by-word timing clips ({time.time() - t0:.0f} s)", file=sys.stderr)
+    print(
+        f"held-out set: {len(trained)} trained-voice clips, {len(unseen)} unseen-voice ({HELDOUT_VOICE}) clips, "
+        f"{len(timing)} word-by-word timing clips ({time.time() - t0:.0f} s)",
+        file=sys.stderr,
+    )
     model = load_model(a.model)
     contexts = [list(c) for c in getattr(model.encoder, "att_context_size_all", [model.encoder.att_context_size])]
     default_ctx = list(model.encoder.att_context_size)
 
-    paths = [(f"offline lookahead {c[1]} ({'default' if c == default_ctx else 'alt'})",
-              lambda p, c=c: shift_hyps(transcribe_offline(model, p, c), shift)) for c in contexts]
+    paths = [
+        (
+            f"offline lookahead {c[1]} ({'default' if c == default_ctx else 'alt'})",
+            lambda p, c=c: shift_hyps(transcribe_offline(model, p, c), shift),
+        )
+        for c in contexts
+    ]
     if not a.offline_only:
         paths += [("batch API", transcribe_batch_api)]
         paths += [(f"streaming lookahead {c[1]}", lambda p, c=c: transcribe_streaming(p, c[1])) for c in contexts]
@@ -330,32 +353,47 @@ def main():
         rows.append((name, r))
         if result is None:
             result = r
-            for u, h in list(zip(trained, h_tr))[: a.examples] + list(zip(unseen, h_un))[: a.examples]:
+            for u, h in (
+                list(zip(trained, h_tr, strict=False))[: a.examples]
+                + list(zip(unseen, h_un, strict=False))[: a.examples]
+            ):
                 print(f"  REF: {u.text}\n  HYP: {h.text}", file=sys.stderr)
 
     print(f"\nmodel: {a.model}")
-    print(f"{'path':34s} {'WER trained':>11s} {'WER unseen':>10s} {'WER timing':>10s} {'start MAE ms':>12s} "
-          f"{'end MAE ms':>10s} {'start bias':>10s} {'words':>5s} {'secs':>5s}")
+    print(
+        f"{'path':34s} {'WER trained':>11s} {'WER unseen':>10s} {'WER timing':>10s} {'start MAE ms':>12s} "
+        f"{'end MAE ms':>10s} {'start bias':>10s} {'words':>5s} {'secs':>5s}"
+    )
     for name, r in rows:
         if r is None:
             print(f"{name:34s} {'skipped (not implemented, see note)':>60s}")
         else:
-            print(f"{name:34s} {r['wer']:11.3f} {r['unseen']:10.3f} {r['timing_wer']:10.3f} {r['start_mae']:12.0f} "
-                  f"{r['end_mae']:10.0f} {r['start_bias']:+10.0f} {r['n_words']:5d} {r['secs']:5.0f}")
+            print(
+                f"{name:34s} {r['wer']:11.3f} {r['unseen']:10.3f} {r['timing_wer']:10.3f} {r['start_mae']:12.0f} "
+                f"{r['end_mae']:10.0f} {r['start_bias']:+10.0f} {r['n_words']:5d} {r['secs']:5.0f}"
+            )
     for n in notes:
         print(f"note: {n}")
-    print(f"word times: offline rows shifted by start {shift[0]:+.2f} s, end {shift[1]:+.2f} s (the registry's "
-          "timestamp_shift_s); batch API and streaming rows apply it themselves")
-    print("WER timing = WER on the word-by-word timing clips; MAE over correctly recognised words ('words');"
-          " start bias = mean signed start error (positive = late)")
+    print(
+        f"word times: offline rows shifted by start {shift[0]:+.2f} s, end {shift[1]:+.2f} s (the registry's "
+        "timestamp_shift_s); batch API and streaming rows apply it themselves"
+    )
+    print(
+        "WER timing = WER on the word-by-word timing clips; MAE over correctly recognised words ('words');"
+        " start bias = mean signed start error (positive = late)"
+    )
     print(f"total {time.time() - t0:.0f} s")
     served = dict(rows)
     largest = max(c[1] for c in contexts)
-    extra = "".join(f" {key}={served[name]['wer']:.3f}" for key, name in
-                    (("batch_wer", "batch API"), ("stream_wer", f"streaming lookahead {largest}"))
-                    if served.get(name))
-    print(f"RESULT wer={result['wer']:.3f} unseen_voice_wer={result['unseen']:.3f} "
-          f"word_start_mae_ms={result['start_mae']:.0f} word_end_mae_ms={result['end_mae']:.0f}{extra}")
+    extra = "".join(
+        f" {key}={served[name]['wer']:.3f}"
+        for key, name in (("batch_wer", "batch API"), ("stream_wer", f"streaming lookahead {largest}"))
+        if served.get(name)
+    )
+    print(
+        f"RESULT wer={result['wer']:.3f} unseen_voice_wer={result['unseen']:.3f} "
+        f"word_start_mae_ms={result['start_mae']:.0f} word_end_mae_ms={result['end_mae']:.0f}{extra}"
+    )
 
 
 if __name__ == "__main__":

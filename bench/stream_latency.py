@@ -14,6 +14,7 @@ Ends with one line: ``RESULT p95_ms=.. sessions=.. rtf=.. p95_ms_tiny_1=.. max_s
 p95_ms_0_6b=.. rtf_0_6b=.. p95_ms_0_6b_int8_70_1=.. ...`` (p95_ms/rtf: tiny at ``sessions``;
 p95_ms_0_6b: fp32, one session, [70,1]).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,8 +36,10 @@ from budgie.localstack import free_port  # noqa: E402
 
 logger = logging.getLogger("stream_latency")
 PATH = "/v1/audio/transcriptions/stream"
-TEXT = ("speech recognition turns spoken words into written text and budgie serves parakeet models "
-        "for batch and streaming transcription while the quick brown fox jumps over the lazy dog")
+TEXT = (
+    "speech recognition turns spoken words into written text and budgie serves parakeet models "
+    "for batch and streaming transcription while the quick brown fox jumps over the lazy dog"
+)
 
 
 # -- worker side (subprocess) --------------------------------------------------------------------
@@ -56,16 +59,27 @@ def serve(size: str, port: int, max_sessions: int, att_context: list[int], quant
     tmp = Path(tempfile.mkdtemp(prefix="bench-stream-"))
     model_id = f"bench-{size}"
     reg = tmp / "registry.yaml"
-    reg.write_text(f"models:\n  - id: {model_id}\n    engine: parakeet\n    source: {{path: {tmp}/unused.nemo}}\n"
-                   f"    languages: [en]\n    streaming: cache_aware\n    supports_cpu: true\n")
+    reg.write_text(
+        f"models:\n  - id: {model_id}\n    engine: parakeet\n    source: {{path: {tmp}/unused.nemo}}\n"
+        f"    languages: [en]\n    streaming: cache_aware\n    supports_cpu: true\n"
+    )
     os.environ["BUDGIE_REGISTRY_FILES"] = str(reg)
     _cached.cache_clear()
     vocab = 1024 if size == "0.6b" else 256
-    config = StreamConfig(worker_id=f"bench-{size}-{port}", host="127.0.0.1", port=port, max_sessions=max_sessions,
-                          redis_url=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14"),
-                          key_prefix="budgie-bench", models=(model_id,), device="cpu", att_context_size=att_context,
-                          idle_timeout_s=120, torch_threads=int(os.environ.get("BUDGIE_TORCH_THREADS") or 0),
-                          quantize=quantize)
+    config = StreamConfig(
+        worker_id=f"bench-{size}-{port}",
+        host="127.0.0.1",
+        port=port,
+        max_sessions=max_sessions,
+        redis_url=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14"),
+        key_prefix="budgie-bench",
+        models=(model_id,),
+        device="cpu",
+        att_context_size=att_context,
+        idle_timeout_s=120,
+        torch_threads=int(os.environ.get("BUDGIE_TORCH_THREADS") or 0),
+        quantize=quantize,
+    )
 
     def factory():
         """Build inside gunicorn's worker process: torch must not be used before the fork."""
@@ -79,8 +93,10 @@ def serve(size: str, port: int, max_sessions: int, att_context: list[int], quant
         rate = calibrate_blank(model, att_context)
         stepper = build_stepper(load_registry().resolve(model_id), config, model=model)
         app = create_app(config, StreamWorker(config, {model_id: stepper}))
-        print(json.dumps({"ready": True, "params": params, "chunk_ms": stepper.chunk_ms, "tokens_per_frame": rate}),
-              flush=True)
+        print(
+            json.dumps({"ready": True, "params": params, "chunk_ms": stepper.chunk_ms, "tokens_per_frame": rate}),
+            flush=True,
+        )
         return app
 
     serve_app(config, factory)
@@ -132,15 +148,32 @@ def stats(http: str, reset: bool = False) -> dict:
         return next(iter(json.loads(resp.read()).values()))
 
 
-def bench_size(size: str, sessions: list[int], audio, att_context: list[int], quantize: str = "",
-               threads: int = 1) -> dict[int, dict]:
+def bench_size(
+    size: str, sessions: list[int], audio, att_context: list[int], quantize: str = "", threads: int = 1
+) -> dict[int, dict]:
     port = free_port()
     log_path = Path(tempfile.gettempdir()) / f"bench-stream-{size}-{port}.log"
-    proc = subprocess.Popen([sys.executable, __file__, "--serve", size, "--port", str(port),
-                             "--max-sessions", str(max(sessions)), "--att-context", ",".join(map(str, att_context)),
-                             "--quantize", quantize],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=open(log_path, "w"), text=True,
-                            env={**os.environ, "BUDGIE_TORCH_THREADS": str(threads)})
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            __file__,
+            "--serve",
+            size,
+            "--port",
+            str(port),
+            "--max-sessions",
+            str(max(sessions)),
+            "--att-context",
+            ",".join(map(str, att_context)),
+            "--quantize",
+            quantize,
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=open(log_path, "w"),  # noqa: SIM115 (the child owns it)
+        text=True,
+        env={**os.environ, "BUDGIE_TORCH_THREADS": str(threads)},
+    )
     results: dict[int, dict] = {}
     try:
         info: dict = {}
@@ -159,12 +192,16 @@ def bench_size(size: str, sessions: list[int], audio, att_context: list[int], qu
                 break
             except OSError:
                 time.sleep(0.5)
-        print(f"\n{size}{' int8' if quantize else ''}: {info['params'] / 1e6:.1f}M parameters, "
-              f"{info['chunk_ms']} ms chunks, att_context={att_context}, {threads} torch thread(s), "
-              f"{info['tokens_per_frame']} tokens/frame (blank-calibrated)")
+        print(
+            f"\n{size}{' int8' if quantize else ''}: {info['params'] / 1e6:.1f}M parameters, "
+            f"{info['chunk_ms']} ms chunks, att_context={att_context}, {threads} torch thread(s), "
+            f"{info['tokens_per_frame']} tokens/frame (blank-calibrated)"
+        )
         run_sessions(url, audio[:16000], 1)  # warm-up
-        print(f"{'sessions':>8} {'chunks':>7} {'p50_ms':>7} {'p95_ms':>7} {'max_ms':>7} {'rtf':>7} {'batch':>6} "
-              f"{'wait95':>7} {'step50':>7} {'step95':>7}")
+        print(
+            f"{'sessions':>8} {'chunks':>7} {'p50_ms':>7} {'p95_ms':>7} {'max_ms':>7} {'rtf':>7} {'batch':>6} "
+            f"{'wait95':>7} {'step50':>7} {'step95':>7}"
+        )
         for n in sessions:
             stats(http, reset=True)
             run_sessions(url, audio, n)
@@ -173,8 +210,11 @@ def bench_size(size: str, sessions: list[int], audio, att_context: list[int], qu
                 print(f"  ! no chunks measured; worker log: {log_path}")
                 continue
             results[n] = s
-            print(f"{n:>8} {s['chunks']:>7} {s['p50_ms']:>7} {s['p95_ms']:>7} {s['max_ms']:>7} {s['rtf']:>7} "
-                  f"{s['mean_batch']:>6} {s['wait_p95_ms']:>7} {s['step_p50_ms']:>7} {s['step_p95_ms']:>7}", flush=True)
+            print(
+                f"{n:>8} {s['chunks']:>7} {s['p50_ms']:>7} {s['p95_ms']:>7} {s['max_ms']:>7} {s['rtf']:>7} "
+                f"{s['mean_batch']:>6} {s['wait_p95_ms']:>7} {s['step_p50_ms']:>7} {s['step_p95_ms']:>7}",
+                flush=True,
+            )
     finally:
         proc.terminate()
         try:
@@ -203,8 +243,11 @@ def main() -> None:
     parser.add_argument("--max-sessions", type=int, default=16, help=argparse.SUPPRESS)
     parser.add_argument("--quantize", default="", help=argparse.SUPPRESS)
     parser.add_argument("--sessions", default="1,2,4,8,16", help="tiny: concurrent sessions to try")
-    parser.add_argument("--big", default="fp32:70,1;int8:70,1;int8:70,13",
-                        help="0.6b runs (1 session each): precision:left,right;... ('' to skip)")
+    parser.add_argument(
+        "--big",
+        default="fp32:70,1;int8:70,1;int8:70,13",
+        help="0.6b runs (1 session each): precision:left,right;... ('' to skip)",
+    )
     parser.add_argument("--seconds", type=float, default=12.0, help="audio per tiny session")
     parser.add_argument("--seconds-0-6b", type=float, default=6.0, help="audio per 0.6b session")
     parser.add_argument("--att-context", default="70,1", help="tiny: cache-aware [left,right] frames")
@@ -215,15 +258,26 @@ def main() -> None:
     if args.serve:
         return serve(args.serve, args.port, args.max_sessions, att, args.quantize)
 
-    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (other work shares this machine); "
-          f"sessions stream synthesized speech at real time in 40 ms frames")
-    tiny = bench_size("tiny", [int(v) for v in args.sessions.split(",")], speech(args.seconds), att,
-                      threads=args.threads) if args.sessions else {}
+    print(
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (other work shares this machine); "
+        f"sessions stream synthesized speech at real time in 40 ms frames"
+    )
+    tiny = (
+        bench_size("tiny", [int(v) for v in args.sessions.split(",")], speech(args.seconds), att, threads=args.threads)
+        if args.sessions
+        else {}
+    )
     big: dict[str, dict] = {}
     for spec in filter(None, args.big.split(";")):
         precision, ctx = spec.split(":")
-        run = bench_size("0.6b", [1], speech(args.seconds_0_6b), [int(v) for v in ctx.split(",")],
-                         quantize="" if precision == "fp32" else precision, threads=args.threads)
+        run = bench_size(
+            "0.6b",
+            [1],
+            speech(args.seconds_0_6b),
+            [int(v) for v in ctx.split(",")],
+            quantize="" if precision == "fp32" else precision,
+            threads=args.threads,
+        )
         big[f"{precision}_{ctx.replace(',', '_')}"] = run.get(1, {})
 
     head_n = args.headline_sessions if args.headline_sessions in tiny else (max(tiny) if tiny else 0)

@@ -2,6 +2,7 @@
 
 Needs websocket-client (the dev extra); the worker itself never imports this module.
 """
+
 from __future__ import annotations
 
 import json
@@ -75,7 +76,7 @@ class StreamClient:
         """Send int16/float32 samples in ``chunk``-sample frames (``realtime`` = pacing factor, 0 = fast)."""
         start = time.monotonic()
         for i in range(0, len(pcm), chunk):
-            self.send_audio(pcm[i:i + chunk].tobytes())
+            self.send_audio(pcm[i : i + chunk].tobytes())
             self.poll()
             if realtime:
                 target = start + (i + chunk) / 16000 / realtime

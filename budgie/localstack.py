@@ -1,6 +1,7 @@
 """Run Budgie's processes on this machine: a real Celery worker, a real streaming worker and the API
 on free loopback ports. Used by ``budgie-demo``, the benchmarks and the tests (no Docker, no GPU),
 so all of them start workers exactly the way production does."""
+
 from __future__ import annotations
 
 import os
@@ -27,21 +28,46 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_celery_worker(queues: str, name: str, env: dict, log_path: Path,
-                        loglevel: str = "INFO") -> subprocess.Popen:
+def start_celery_worker(queues: str, name: str, env: dict, log_path: Path, loglevel: str = "INFO") -> subprocess.Popen:
     """``celery worker`` as deployed: solo pool, one process, the given queues (models load at start)."""
     return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker", "-Q", queues,
-         "--pool", "solo", "-c", "1", "-n", f"{name}@%h", "--without-gossip", "--without-mingle",
-         "--loglevel", loglevel],
-        env=env, cwd=ROOT, stdout=open(log_path, "w"), stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "workers.celery_app",
+            "worker",
+            "-Q",
+            queues,
+            "--pool",
+            "solo",
+            "-c",
+            "1",
+            "-n",
+            f"{name}@%h",
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel",
+            loglevel,
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=open(log_path, "w"),
+        stderr=subprocess.STDOUT,
     )
 
 
 def start_stream_worker(env: dict, log_path: Path) -> subprocess.Popen:
     """``budgie-stream-worker`` (gunicorn gthread) in its own process group, configured by ``env``."""
-    return subprocess.Popen([sys.executable, "-m", "workers.streaming.server"], cwd=ROOT, env=env,
-                            stdout=open(log_path, "w"), stderr=subprocess.STDOUT, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "workers.streaming.server"],
+        cwd=ROOT,
+        env=env,
+        stdout=open(log_path, "w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def wait_until(ready, proc: subprocess.Popen, log_path: Path, what: str, timeout: float = 300) -> None:
@@ -77,13 +103,12 @@ class LocalStack:
         self.data_dir = Path(tempfile.mkdtemp(prefix="budgie-local-"))
         prefix = f"budgie-local-{os.getpid()}"
         self.settings = get_settings().replace(redis_url=redis_url, data_dir=self.data_dir, key_prefix=prefix)
-        self.env = child_environment(REDIS_URL=redis_url, BUDGIE_DATA_DIR=str(self.data_dir),
-                                     BUDGIE_KEY_PREFIX=prefix)
+        self.env = child_environment(REDIS_URL=redis_url, BUDGIE_DATA_DIR=str(self.data_dir), BUDGIE_KEY_PREFIX=prefix)
         self.queues = ",".join([extra_queues] + [f"transcribe.{m}" for m in models])
         self.log_path = self.data_dir / "worker.log"
         self.base = ""
 
-    def __enter__(self) -> "LocalStack":
+    def __enter__(self) -> LocalStack:
         import logging
 
         from werkzeug.serving import make_server
@@ -109,15 +134,21 @@ class LocalStack:
         stop_process(self.worker)
 
     def wait_loaded(self, model: str, timeout: float = 600) -> None:
-        wait_until(lambda: requests.get(f"{self.base}/v1/models/{model}", timeout=5).json().get("loaded"),
-                   self.worker, self.log_path, f"the worker loading {model}", timeout)
+        wait_until(
+            lambda: requests.get(f"{self.base}/v1/models/{model}", timeout=5).json().get("loaded"),
+            self.worker,
+            self.log_path,
+            f"the worker loading {model}",
+            timeout,
+        )
 
     def transcribe(self, audio: Path, poll_s: float = 0.05, **form) -> dict:
         """POST ``audio``, poll until the job ends; adds ``wall_seconds`` (POST start -> completion seen)."""
         started = time.perf_counter()
         with open(audio, "rb") as fh:
-            created = requests.post(f"{self.base}/v1/audio/transcriptions", files={"file": (Path(audio).name, fh)},
-                                    data=form, timeout=300)
+            created = requests.post(
+                f"{self.base}/v1/audio/transcriptions", files={"file": (Path(audio).name, fh)}, data=form, timeout=300
+            )
         if created.status_code != 201:
             raise RuntimeError(f"submit failed: {created.status_code} {created.text}")
         url = f"{self.base}/v1/audio/transcriptions/{created.json()['id']}"

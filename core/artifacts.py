@@ -1,9 +1,11 @@
 """Where a job's files live on shared storage; stages pass job ids, never audio, through the broker."""
+
 from __future__ import annotations
 
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 
 class Artifacts:
@@ -26,13 +28,13 @@ class Artifacts:
     def turns(self) -> Path:
         return self.dir / "turns.json"
 
-    def write_json(self, path: Path, data) -> None:
+    def write_json(self, path: Path, data: Any) -> None:
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(data))
         tmp.replace(path)  # readers never see half a file
 
     @staticmethod
-    def read_json(path: Path):
+    def read_json(path: Path) -> Any:
         return json.loads(path.read_text())
 
     def remove(self) -> None:

@@ -1,8 +1,10 @@
 """Decode any common audio format to 16 kHz mono float32 with PyAV (FFmpeg), and probe uploads."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -23,7 +25,7 @@ class Probe:
     container: str
 
 
-def _open(path: str | Path):
+def _open(path: str | Path) -> tuple[Any, Any]:
     import av
 
     if Path(path).stat().st_size == 0:
@@ -115,7 +117,7 @@ def read_wav(path: str | Path) -> np.ndarray:
     audio, rate = sf.read(str(path), dtype="float32", always_2d=False)
     if rate != SAMPLE_RATE:
         raise AudioError(f"{path}: expected {SAMPLE_RATE} Hz, found {rate} Hz")
-    return audio
+    return np.asarray(audio, dtype=np.float32)
 
 
 def is_prepared_wav(path: str | Path) -> bool:
@@ -126,11 +128,15 @@ def is_prepared_wav(path: str | Path) -> bool:
         info = sf.info(str(path))
     except (RuntimeError, sf.LibsndfileError):
         return False
-    return (info.format, info.subtype, info.samplerate, info.channels) == ("WAV", "PCM_16", SAMPLE_RATE, 1) \
-        and info.frames > 0
+    return (info.format, info.subtype, info.samplerate, info.channels) == (
+        "WAV",
+        "PCM_16",
+        SAMPLE_RATE,
+        1,
+    ) and info.frames > 0
 
 
 def wav_duration(path: str | Path) -> float:
     import soundfile as sf
 
-    return round(sf.info(str(path)).duration, 3)
+    return round(float(sf.info(str(path)).duration), 3)

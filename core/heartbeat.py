@@ -25,8 +25,7 @@ logger = logging.getLogger(__name__)
 class Heartbeat(threading.Thread):
     """A daemon thread that calls ``identity()`` and rewrites ``key`` every ``interval_s``."""
 
-    def __init__(self, redis_url: str, key: str, identity: Callable[[], dict[str, Any]], interval_s: float,
-                 ttl_s: int):
+    def __init__(self, redis_url: str, key: str, identity: Callable[[], dict[str, Any]], interval_s: float, ttl_s: int):
         super().__init__(name=f"heartbeat-{key.rsplit(':', 1)[-1]}", daemon=True)
         self.client = redis.Redis.from_url(redis_url, decode_responses=True, socket_timeout=5)
         self.key = key
@@ -38,9 +37,15 @@ class Heartbeat(threading.Thread):
 
     def beat(self) -> None:
         """Write the identity now (also called outside the loop when something changed)."""
-        fields = {k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in self.identity().items()}
-        fields.update(last_heartbeat=f"{time.time():.3f}", started_at=f"{self.started_at:.3f}",
-                      hostname=fields.get("hostname") or socket.gethostname(), pid=os.getpid())
+        fields: dict[Any, Any] = {
+            k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in self.identity().items()
+        }
+        fields.update(
+            last_heartbeat=f"{time.time():.3f}",
+            started_at=f"{self.started_at:.3f}",
+            hostname=fields.get("hostname") or socket.gethostname(),
+            pid=os.getpid(),
+        )
         pipe = self.client.pipeline()
         pipe.hset(self.key, mapping=fields)
         pipe.expire(self.key, self.ttl_s)

@@ -4,6 +4,7 @@ Each stage writes only its own ``stage:<name>`` field, so parallel stages (trans
 diarize) never overwrite each other. Status changes go through a transaction that refuses to
 leave a terminal state, so a stage finishing after a cancel cannot reopen the job.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,6 +31,8 @@ class StageRecord(TypedDict, total=False):
     completed_at: float
     duration_ms: int
     error: str
+    chunks_done: int
+    chunks_total: int
 
 
 class Job(TypedDict):
@@ -74,7 +77,7 @@ class JobStore:
 
     def create(self, job_id: str, request: dict[str, Any], stages: list[str]) -> Job:
         created = now()
-        fields: dict[str, str | float] = {
+        fields: dict[Any, Any] = {
             "id": job_id,
             "status": PENDING,
             "created_at": created,
@@ -162,7 +165,7 @@ class JobStore:
 
     def update_stage(self, job_id: str, stage: str, **fields: Any) -> None:
         key = self._key(job_id)
-        current = json.loads(self.r.hget(key, f"stage:{stage}") or "{}")  # type: ignore[arg-type]
+        current = json.loads(self.r.hget(key, f"stage:{stage}") or "{}")
         current.update(fields)
         self.r.hset(key, f"stage:{stage}", json.dumps(current))
 

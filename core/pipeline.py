@@ -6,6 +6,7 @@
 ALIGN is scheduled only when words were asked for and the model lacks native word timestamps;
 every Parakeet entry has them, so Parakeet chains never contain it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -44,8 +45,9 @@ def build_canvas(celery: Celery, job_id: str, request: dict[str, Any], entry: Mo
     """The job's Celery canvas, with tasks named rather than imported (the API never loads a stage)."""
 
     def sig(stage: str, **kwargs: Any) -> Signature:
-        return celery.signature(f"budgie.{stage}", args=(job_id,), kwargs=kwargs, immutable=True,
-                                task_id=task_id(job_id, stage))
+        return celery.signature(
+            f"budgie.{stage}", args=(job_id,), kwargs=kwargs, immutable=True, task_id=task_id(job_id, stage)
+        )
 
     language = request.get("language") or "auto"
     asr = [sig("transcribe", model_id=entry.id, language="en" if language == "auto" else language)]
@@ -54,7 +56,11 @@ def build_canvas(celery: Celery, job_id: str, request: dict[str, Any], entry: Mo
     asr_branch = chain(*asr) if len(asr) > 1 else asr[0]
     finish = sig("merge", granularity=request.get("timestamps_granularity", "word"), diarize=plan.diarize)
     if plan.diarize:
-        speakers = sig("diarize", num_speakers=request.get("num_speakers"),
-                       min_speakers=request.get("min_speakers"), max_speakers=request.get("max_speakers"))
+        speakers = sig(
+            "diarize",
+            num_speakers=request.get("num_speakers"),
+            min_speakers=request.get("min_speakers"),
+            max_speakers=request.get("max_speakers"),
+        )
         return chain(sig("prepare"), chord(group(asr_branch, speakers), finish))
     return chain(sig("prepare"), asr_branch, finish)

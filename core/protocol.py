@@ -2,17 +2,17 @@
 
 Shared by the worker and the API relay so both validate the same way (see docs/streaming.md).
 """
+
 from __future__ import annotations
 
 import json
 import logging
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Any
 
-import numpy as np
-
-from registry import ModelEntry, UnknownModelError
+from registry import ModelEntry, Registry, UnknownModelError
 
 logger = logging.getLogger(__name__)
 
@@ -25,11 +25,16 @@ CLOSE_TOO_LARGE = 4413  # a binary frame over max_frame_bytes
 CLOSE_WORKER_LOST = 4502  # the relay lost its streaming worker
 CLOSE_NO_CAPACITY = 4503  # no worker has a free session slot for the model
 
-ENCODINGS = {"pcm_s16le": np.dtype("<i2"), "pcm_f32le": np.dtype("<f4")}
+ENCODINGS = ("pcm_s16le", "pcm_f32le")  # decoded by workers.streaming.decoding
 MIN_RATE, MAX_RATE = 8000, 48000
 CONTROL_TYPES = ("flush", "end", "config")
-CONFIG_KEYS = {"interim_results": bool, "word_timestamps": bool, "vad_threshold": float,
-               "vad_silence_ms": int, "language": str}
+CONFIG_KEYS = {
+    "interim_results": bool,
+    "word_timestamps": bool,
+    "vad_threshold": float,
+    "vad_silence_ms": int,
+    "language": str,
+}
 
 
 class ProtocolError(Exception):
@@ -41,11 +46,11 @@ class ProtocolError(Exception):
         self.message = message
         self.close_code = close_code
 
-    def to_message(self) -> dict:
+    def to_message(self) -> dict[str, Any]:
         return error_message(self.code, self.message, recoverable=self.close_code is None)
 
 
-def error_message(code: str, message: str, recoverable: bool = False) -> dict:
+def error_message(code: str, message: str, recoverable: bool = False) -> dict[str, Any]:
     return {"type": "error", "code": code, "message": message, "recoverable": recoverable}
 
 
@@ -59,7 +64,7 @@ class SessionParams:
     word_timestamps: bool
 
 
-def _bool(args: Mapping, name: str, default: bool) -> bool:
+def _bool(args: Mapping[str, str], name: str, default: bool) -> bool:
     raw = args.get(name)
     if raw is None or raw == "":
         return default
@@ -71,7 +76,7 @@ def _bool(args: Mapping, name: str, default: bool) -> bool:
     raise ProtocolError("invalid_parameters", f"{name} must be true or false, not '{raw}'", CLOSE_BAD_PARAMS)
 
 
-def parse_params(args: Mapping, registry, default_model: str) -> tuple[SessionParams, ModelEntry]:
+def parse_params(args: Mapping[str, str], registry: Registry, default_model: str) -> tuple[SessionParams, ModelEntry]:
     """Validate the query string; raise ProtocolError (close 4400) with a message naming the problem."""
     model_id = args.get("model") or default_model
     try:
@@ -85,61 +90,57 @@ def parse_params(args: Mapping, registry, default_model: str) -> tuple[SessionPa
         raise ProtocolError("language_not_supported", entry.language_error, CLOSE_BAD_PARAMS)
     encoding = (args.get("encoding") or "pcm_s16le").lower()
     if encoding not in ENCODINGS:
-        raise ProtocolError("invalid_parameters",
-                            f"encoding must be one of {', '.join(ENCODINGS)}, not '{encoding}'", CLOSE_BAD_PARAMS)
+        raise ProtocolError(
+            "invalid_parameters", f"encoding must be one of {', '.join(ENCODINGS)}, not '{encoding}'", CLOSE_BAD_PARAMS
+        )
     raw_rate = args.get("sample_rate") or "16000"
     try:
         rate = int(raw_rate)
     except ValueError:
         rate = 0
     if not MIN_RATE <= rate <= MAX_RATE:
-        raise ProtocolError("invalid_parameters",
-                            f"sample_rate must be an integer from {MIN_RATE} to {MAX_RATE}, not '{raw_rate}'",
-                            CLOSE_BAD_PARAMS)
-    params = SessionParams(model=entry.id, language="en" if language == "auto" else language,
-                           encoding=encoding, sample_rate=rate,
-                           interim_results=_bool(args, "interim_results", True),
-                           word_timestamps=_bool(args, "word_timestamps", True))
+        raise ProtocolError(
+            "invalid_parameters",
+            f"sample_rate must be an integer from {MIN_RATE} to {MAX_RATE}, not '{raw_rate}'",
+            CLOSE_BAD_PARAMS,
+        )
+    params = SessionParams(
+        model=entry.id,
+        language="en" if language == "auto" else language,
+        encoding=encoding,
+        sample_rate=rate,
+        interim_results=_bool(args, "interim_results", True),
+        word_timestamps=_bool(args, "word_timestamps", True),
+    )
     return params, entry
 
 
-def decode_audio(data: bytes, encoding: str, max_bytes: int) -> np.ndarray:
-    """Decode one binary frame into float32 samples in [-1, 1]; reject what cannot be audio."""
-    if len(data) > max_bytes:
-        raise ProtocolError("frame_too_large", f"binary frame of {len(data)} bytes exceeds the {max_bytes}-byte limit",
-                            CLOSE_TOO_LARGE)
-    dtype = ENCODINGS[encoding]
-    if len(data) % dtype.itemsize:
-        raise ProtocolError("invalid_audio", f"{encoding} frames need a multiple of {dtype.itemsize} bytes, "
-                                             f"got {len(data)}; frame dropped")
-    samples = np.frombuffer(data, dtype=dtype)
-    if dtype.kind == "i":
-        return samples.astype(np.float32) / 32768.0
-    samples = samples.astype(np.float32)
-    if samples.size and not np.isfinite(samples).all():
-        raise ProtocolError("invalid_audio", "pcm_f32le frame contains NaN or infinite samples; frame dropped")
-    return np.clip(samples, -1.0, 1.0)
-
-
-def parse_control(text: str) -> dict:
+def parse_control(text: str) -> dict[str, Any]:
     """Parse a JSON text frame into a control message or raise a recoverable ProtocolError."""
     try:
         msg = json.loads(text)
     except (ValueError, TypeError):
-        raise ProtocolError("invalid_message", "text frames must be JSON objects like {\"type\": \"end\"}") from None
+        raise ProtocolError("invalid_message", 'text frames must be JSON objects like {"type": "end"}') from None
     if not isinstance(msg, dict) or msg.get("type") not in CONTROL_TYPES:
         raise ProtocolError("invalid_message", f"type must be one of {', '.join(CONTROL_TYPES)}")
     if msg["type"] == "config":
         unknown = sorted(set(msg) - set(CONFIG_KEYS) - {"type"})
         if unknown:
-            raise ProtocolError("invalid_message", f"unknown config keys: {', '.join(unknown)}; "
-                                                   f"allowed: {', '.join(CONFIG_KEYS)}")
+            raise ProtocolError(
+                "invalid_message", f"unknown config keys: {', '.join(unknown)}; allowed: {', '.join(CONFIG_KEYS)}"
+            )
         for key, kind in CONFIG_KEYS.items():
             if key in msg:
                 value = msg[key]
-                ok = isinstance(value, bool) if kind is bool else (
-                    isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-                    if kind in (int, float) else isinstance(value, str))
+                ok = (
+                    isinstance(value, bool)
+                    if kind is bool
+                    else (
+                        isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+                        if kind in (int, float)
+                        else isinstance(value, str)
+                    )
+                )
                 if not ok:
                     raise ProtocolError("invalid_message", f"config {key} must be a {kind.__name__}")
         if "vad_threshold" in msg and not 0.05 <= msg["vad_threshold"] <= 0.95:

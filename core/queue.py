@@ -32,7 +32,9 @@ def model_from_queue(queue: str) -> str | None:
     return queue[len(TRANSCRIBE_PREFIX) :] if queue.startswith(TRANSCRIBE_PREFIX) else None
 
 
-def route_task(name: str, args: Any, kwargs: dict[str, Any], options: Any, task: Any = None, **kw: Any) -> dict[str, str] | None:
+def route_task(
+    name: str, args: Any, kwargs: dict[str, Any], options: Any, task: Any = None, **kw: Any
+) -> dict[str, str] | None:
     """Celery router: transcription goes to the queue of the requested model, other stages to their own."""
     if name == TRANSCRIBE_TASK:
         return {"queue": transcribe_queue(kwargs["model_id"])}

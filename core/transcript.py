@@ -39,9 +39,7 @@ class Transcript(TypedDict):
     speakers: list[str]
 
 
-def make_word(
-    text: str, start: float, end: float, confidence: float | None = None, speaker: str | None = None
-) -> Word:
+def make_word(text: str, start: float, end: float, confidence: float | None = None, speaker: str | None = None) -> Word:
     return {
         "text": text,
         "start": round(float(start), 3),

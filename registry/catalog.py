@@ -1,10 +1,12 @@
 """Load the registry YAML into immutable :class:`ModelEntry` records and resolve ids/aliases."""
+
 from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -37,6 +39,7 @@ class ModelEntry:
     supports_cpu: bool
     hub: str | None = None
     path: str | None = None
+    sha256: str | None = None  # of the local ``path`` file, checked at load when set
     aliases: tuple[str, ...] = field(default=())
     max_chunk_s: float | None = None  # longest audio decoded in one pass (None: the worker default)
     # Seconds added to every word's (start, end): RNNT emits a word only once it has heard it, so its
@@ -59,7 +62,7 @@ class ModelEntry:
             return f"Model {self.id} only supports English"
         return f"Model {self.id} supports only: {', '.join(self.languages)}"
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["languages"] = list(self.languages)
         data["aliases"] = list(self.aliases)
@@ -90,7 +93,7 @@ class Registry:
         return sorted(self._entries)
 
 
-def _entry(raw: dict, base_dir: Path, aliases: dict[str, str]) -> ModelEntry:
+def _entry(raw: dict[str, Any], base_dir: Path, aliases: dict[str, str]) -> ModelEntry:
     source = raw.get("source") or {}
     path = source.get("path")
     if path and not os.path.isabs(path):
@@ -113,13 +116,14 @@ def _entry(raw: dict, base_dir: Path, aliases: dict[str, str]) -> ModelEntry:
         supports_cpu=bool(raw.get("supports_cpu", False)),
         hub=source.get("hub"),
         path=path,
+        sha256=source.get("sha256"),
         aliases=tuple(sorted(a for a, target in aliases.items() if target == raw["id"])),
         max_chunk_s=float(raw["max_chunk_s"]) if raw.get("max_chunk_s") else None,
         timestamp_shift_s=_timestamp_shift(raw),
     )
 
 
-def _timestamp_shift(raw: dict) -> tuple[float, float]:
+def _timestamp_shift(raw: dict[str, Any]) -> tuple[float, float]:
     shift = raw.get("timestamp_shift_s") or {}
     if not isinstance(shift, dict) or set(shift) - {"start", "end"}:
         raise ValueError(f"model {raw['id']}: timestamp_shift_s must be a mapping with 'start' and/or 'end'")
@@ -130,7 +134,7 @@ def _timestamp_shift(raw: dict) -> tuple[float, float]:
 
 
 def _read(files: list[Path]) -> Registry:
-    raws: list[tuple[dict, Path]] = []
+    raws: list[tuple[dict[str, Any], Path]] = []
     aliases: dict[str, str] = {}
     for file in files:
         data = yaml.safe_load(file.read_text()) or {}

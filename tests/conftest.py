@@ -4,6 +4,7 @@ Nothing here is mocked: the API talks to the real Redis on 127.0.0.1:6379 (db 13
 and after), tasks run in a real ``celery worker`` subprocess, and the model is a real NeMo
 FastConformer-RNNT built at test time (cached between runs in ~/.cache/budgie-test).
 """
+
 from __future__ import annotations
 
 import os
@@ -15,19 +16,21 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 _DATA_DIR = tempfile.mkdtemp(prefix="budgie-test-data-")
-os.environ.update({
-    "REDIS_URL": os.environ.get("BUDGIE_TEST_REDIS_URL", "redis://127.0.0.1:6379/13"),
-    "BUDGIE_KEY_PREFIX": "budgie-test",
-    "BUDGIE_DATA_DIR": _DATA_DIR,
-    "BUDGIE_DEVICE": "cpu",
-    "PYANNOTE_METRICS_ENABLED": "0",
-    "HF_HUB_OFFLINE": "1",
-    "BUDGIE_LOG_FORMAT": "text",
-})
+os.environ.update(
+    {
+        "REDIS_URL": os.environ.get("BUDGIE_TEST_REDIS_URL", "redis://127.0.0.1:6379/13"),
+        "BUDGIE_KEY_PREFIX": "budgie-test",
+        "BUDGIE_DATA_DIR": _DATA_DIR,
+        "BUDGIE_DEVICE": "cpu",
+        "PYANNOTE_METRICS_ENABLED": "0",
+        "HF_HUB_OFFLINE": "1",
+        "BUDGIE_LOG_FORMAT": "text",
+    }
+)
 
-TEST_MODEL = "parakeet-test"            # cache-aware, random weights, built from a config
+TEST_MODEL = "parakeet-test"  # cache-aware, random weights, built from a config
 TEST_MODEL_FULL = "parakeet-test-full"  # full-context (offline-trained) variant, random weights
-SHIPPED_MODEL = "parakeet-tiny-en"      # the embedded trained model (registry/weights): real words
+SHIPPED_MODEL = "parakeet-tiny-en"  # the embedded trained model (registry/weights): real words
 CACHE = Path(os.environ.get("BUDGIE_TEST_CACHE", Path.home() / ".cache" / "budgie-test"))
 MODEL_VERSION = "v2"  # bump when architectures.py changes what "test" builds
 
@@ -86,7 +89,27 @@ def test_model_paths() -> dict[str, Path]:
     return {model: _build(path, **TEST_MODEL_BUILD[model]) for model, path in TEST_MODEL_PATHS.items()}
 
 
-@pytest.fixture(scope="session", autouse=True)
+# Tests that use these need Redis, worker processes or NeMo models: they are the integration tier.
+# ``pytest -m "not integration"`` runs the rest, the fast tier, with none of them.
+INTEGRATION_FIXTURES = {
+    "redis_client",
+    "test_model_paths",
+    "test_registry",
+    "celery_worker",
+    "app",
+    "client",
+    "speech_dir",
+    "worker_environment",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "tests/integration/" in item.nodeid or INTEGRATION_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
 def test_registry(test_model_paths) -> Path:
     """The test models' registry file (written at import; their weights exist once this fixture ran)."""
     return Path(os.environ["BUDGIE_REGISTRY_FILES"])
@@ -158,8 +181,10 @@ def celery_worker(redis_client, test_registry):
     proc = start_celery_worker(queues, "budgie-test", os.environ.copy(), log_path)
 
     def loaded() -> bool:
-        return any(TEST_MODEL in (models := redis_client.hget(k, "models") or "") and SHIPPED_MODEL in models
-                   for k in redis_client.scan_iter("budgie-test:batch:worker:*"))
+        return any(
+            TEST_MODEL in (models := redis_client.hget(k, "models") or "") and SHIPPED_MODEL in models
+            for k in redis_client.scan_iter("budgie-test:batch:worker:*")
+        )
 
     try:
         wait_until(loaded, proc, log_path, "the test celery worker", timeout=180)

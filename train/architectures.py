@@ -4,12 +4,13 @@ Parakeet is a FastConformer encoder (8x depthwise-striding subsampling, 80 ms fr
 RNNT decoder. These helpers build the same architecture at other sizes from a plain config dict,
 so tests and benchmarks exercise the production NeMo code path without downloading weights.
 """
+
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 logger = logging.getLogger(__name__)
 
@@ -133,8 +134,13 @@ def rnnt_config(
         },
         "decoding": {"strategy": "greedy_batch", "greedy": {"max_symbols": 10}},
         # transcribe() on file paths reads these dataloader settings, as on released Parakeet checkpoints
-        "validation_ds": {"manifest_filepath": None, "sample_rate": 16000, "batch_size": 4, "shuffle": False,
-                          "use_start_end_token": False},
+        "validation_ds": {
+            "manifest_filepath": None,
+            "sample_rate": 16000,
+            "batch_size": 4,
+            "shuffle": False,
+            "use_start_end_token": False,
+        },
         "loss": {"loss_name": "default"},
         "optim": {"name": "adamw", "lr": 1e-3, "betas": [0.9, 0.98], "weight_decay": 1e-3},
     }
@@ -164,8 +170,8 @@ def rnnt_config(
 
 def build_model(cfg: dict):
     """Instantiate an untrained NeMo model from :func:`rnnt_config` output."""
-    from omegaconf import OmegaConf
     from nemo.collections.asr.models import EncDecHybridRNNTCTCBPEModel, EncDecRNNTBPEModel
+    from omegaconf import OmegaConf
 
     model_cls = EncDecHybridRNNTCTCBPEModel if "aux_ctc" in cfg else EncDecRNNTBPEModel
     model = model_cls(cfg=OmegaConf.create(cfg))
@@ -195,8 +201,9 @@ def calibrate_emission(model, tokens_per_frame: float = 0.3, audio=None, steps: 
 
         def rate(shift: float) -> float:
             bias[-1] = base + shift
-            hyp = model.decoding.rnnt_decoder_predictions_tensor(encoder_output=enc, encoded_lengths=enc_len,
-                                                                 return_hypotheses=True)[0]
+            hyp = model.decoding.rnnt_decoder_predictions_tensor(
+                encoder_output=enc, encoded_lengths=enc_len, return_hypotheses=True
+            )[0]
             return len(hyp.y_sequence) / int(enc_len[0])
 
         low, high, best = 0.0, 64.0, (float("inf"), 0.0)
@@ -208,9 +215,16 @@ def calibrate_emission(model, tokens_per_frame: float = 0.3, audio=None, steps: 
         return round(rate(best[1]), 3)
 
 
-def build_and_save(out_path: str | os.PathLike, size: str = "test", *, texts: Iterable[str] | None = None,
-                   vocab_size: int = 64, seed: int = 0, tokens_per_frame: float | None = None,
-                   **config_kwargs) -> Path:
+def build_and_save(
+    out_path: str | os.PathLike,
+    size: str = "test",
+    *,
+    texts: Iterable[str] | None = None,
+    vocab_size: int = 64,
+    seed: int = 0,
+    tokens_per_frame: float | None = None,
+    **config_kwargs,
+) -> Path:
     """Build an untrained model of ``size`` with its own tokenizer and save it as a ``.nemo`` file.
 
     ``tokens_per_frame`` calibrates the blank logit (see :func:`calibrate_emission`) for speed benchmarks.

@@ -9,7 +9,8 @@ Audio: ``espeak-ng`` with many accent x variant voices, random rate / pitch / wo
 
 Held out, never trained on:
   * ``train/heldout_sentences.txt`` - a fixed, seeded list of snippets (test + validation) excluded from training;
-  * the voice ``HELDOUT_VOICE`` (an accent and a variant neither of which appears in ``TRAIN_BASES``/``TRAIN_VARIANTS``).
+  * the voice ``HELDOUT_VOICE`` (an accent and a variant neither of which appears in ``TRAIN_BASES``/
+    ``TRAIN_VARIANTS``).
 
 Usage (writes NeMo-style JSON-lines manifests under ``train/data/``)::
 
@@ -17,6 +18,7 @@ Usage (writes NeMo-style JSON-lines manifests under ``train/data/``)::
     python train/data.py --stage phrases --n 36000
     python train/data.py --stage val                 # 160 validation clips in trained voices
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,16 +37,46 @@ DATA_DIR = TRAIN_DIR / "data"
 HELDOUT_FILE = TRAIN_DIR / "heldout_sentences.txt"
 FORTUNE_DIRS = ["/usr/share/games/fortunes"]
 SEED = 1234
-VOCAB_SIZE = 2000          # bounded vocabulary: the 2,000 most frequent words of the fortunes text
+VOCAB_SIZE = 2000  # bounded vocabulary: the 2,000 most frequent words of the fortunes text
 MIN_WORDS, MAX_WORDS = 2, 9
-N_HELDOUT_TEST = 300       # held-out sentences for bench/model_wer.py
-N_HELDOUT_VAL = 200        # held-out sentences for validation during training
+N_HELDOUT_TEST = 300  # held-out sentences for bench/model_wer.py
+N_HELDOUT_VAL = 200  # held-out sentences for validation during training
 
 # Accents (espeak-ng base voices) and variants used for training.
 TRAIN_BASES = ["en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-029", "en-gb-x-gbcwmd", "en-us-nyc"]
-TRAIN_VARIANTS = ["", "m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "f5",
-                  "klatt", "klatt2", "klatt3", "klatt4", "Andy", "Alicia", "grandma", "grandpa",
-                  "Annie", "Michael", "steph", "Lee", "david", "Gene", "linda", "john", "Mike", "paul"]
+TRAIN_VARIANTS = [
+    "",
+    "m1",
+    "m2",
+    "m3",
+    "m4",
+    "m5",
+    "m6",
+    "m7",
+    "f1",
+    "f2",
+    "f3",
+    "f4",
+    "f5",
+    "klatt",
+    "klatt2",
+    "klatt3",
+    "klatt4",
+    "Andy",
+    "Alicia",
+    "grandma",
+    "grandpa",
+    "Annie",
+    "Michael",
+    "steph",
+    "Lee",
+    "david",
+    "Gene",
+    "linda",
+    "john",
+    "Mike",
+    "paul",
+]
 # Never trained on: the Lancaster accent with the m8 variant (same unseen voice as the probes in
 # /work/shared/reference/training-facts.md, where an 8-voice model scored WER 0.81 on it).
 HELDOUT_VOICE = "en-gb-x-gbclan+m8"
@@ -100,7 +132,7 @@ def build_text(seed: int = SEED):
     for words in frags:
         # long fragments are cut into windows of <= MAX_WORDS words
         for i in range(0, len(words), MAX_WORDS):
-            chunk = words[i:i + MAX_WORDS]
+            chunk = words[i : i + MAX_WORDS]
             if MIN_WORDS <= len(chunk) <= MAX_WORDS and all(w in vset for w in chunk):
                 snippets.add(" ".join(chunk))
     snippets = sorted(snippets)
@@ -111,7 +143,7 @@ def build_text(seed: int = SEED):
     else:
         # held-out sentences: 4-9 words so that they are real sentences, not fragments
         cands = [s for s in snippets if len(s.split()) >= 4]
-        test, val = cands[:N_HELDOUT_TEST], cands[N_HELDOUT_TEST:N_HELDOUT_TEST + N_HELDOUT_VAL]
+        test, val = cands[:N_HELDOUT_TEST], cands[N_HELDOUT_TEST : N_HELDOUT_TEST + N_HELDOUT_VAL]
         HELDOUT_FILE.write_text("".join(f"test\t{t}\n" for t in test) + "".join(f"val\t{t}\n" for t in val))
     held_set = set(test) | set(val)
     train = [s for s in snippets if s not in held_set]
@@ -129,26 +161,37 @@ def synth(text: str, out: Path, voice: str, rate: int, pitch: int, gap: int = 0)
     cmd = ["espeak-ng", "-v", voice, "-s", str(rate), "-p", str(pitch), "--stdout"]
     if gap:
         cmd += ["-g", str(gap)]
-    es = subprocess.Popen(cmd + [text], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    subprocess.run(["sox", "-t", "wav", "-", "-r", "16000", "-b", "16", "-c", "1", str(out)],
-                   stdin=es.stdout, check=True, stderr=subprocess.DEVNULL)
+    es = subprocess.Popen([*cmd, text], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        ["sox", "-t", "wav", "-", "-r", "16000", "-b", "16", "-c", "1", str(out)],
+        stdin=es.stdout,
+        check=True,
+        stderr=subprocess.DEVNULL,
+    )
     es.wait()
     return os.path.getsize(out) / 32000.0  # approximately; header is 44 bytes
 
 
 def _job(args):
-    idx, text, voice, rate, pitch, gap, out = args
+    _idx, text, voice, rate, pitch, gap, out = args
     out = Path(out)
     if not out.exists():
         synth(text, out, voice, rate, pitch, gap)
     import soundfile as sf
+
     info = sf.info(str(out))
-    return {"audio_filepath": str(out), "duration": round(info.frames / info.samplerate, 3), "text": text,
-            "voice": voice, "rate": rate, "pitch": pitch}
+    return {
+        "audio_filepath": str(out),
+        "duration": round(info.frames / info.samplerate, 3),
+        "text": text,
+        "voice": voice,
+        "rate": rate,
+        "pitch": pitch,
+    }
 
 
 def make_jobs(stage: str, n: int, seed: int = SEED):
-    vocab, train, test, val = build_text()
+    vocab, train, _test, val = build_text()
     rng = random.Random(f"{seed}-{stage}")
     out_dir = DATA_DIR / stage
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -159,14 +202,32 @@ def make_jobs(stage: str, n: int, seed: int = SEED):
         for i in range(n):
             k = 1 if rng.random() < 2 / 3 else 2
             text = " ".join(rng.choice(vocab) for _ in range(k))
-            jobs.append((i, text, train_voice(rng), rng.randint(120, 175), rng.randint(25, 75), 0,
-                         str(out_dir / f"{i:06d}.wav")))
+            jobs.append(
+                (
+                    i,
+                    text,
+                    train_voice(rng),
+                    rng.randint(120, 175),
+                    rng.randint(25, 75),
+                    0,
+                    str(out_dir / f"{i:06d}.wav"),
+                )
+            )
     elif stage == "phrases":
         for i in range(n):
             text = rng.choice(train)
             gap = rng.choice([0, 0, 0, 2, 5, 8]) if rng.random() < 0.3 else 0
-            jobs.append((i, text, train_voice(rng), rng.randint(125, 195), rng.randint(25, 75), gap,
-                         str(out_dir / f"{i:06d}.wav")))
+            jobs.append(
+                (
+                    i,
+                    text,
+                    train_voice(rng),
+                    rng.randint(125, 195),
+                    rng.randint(25, 75),
+                    gap,
+                    str(out_dir / f"{i:06d}.wav"),
+                )
+            )
     elif stage == "val":
         for i, text in enumerate(val[:n]):
             voice = EVAL_TRAINED_VOICES[i % len(EVAL_TRAINED_VOICES)]

@@ -7,13 +7,15 @@ local torch 2.13 wheel. This loss computes exactly the same quantity (checked ag
 ``python train/rnnt_loss.py``) with one batched step per encoder frame: within a frame, the emit recursion
 along ``u`` is a linear recurrence in log space, solved with ``logcumsumexp``; autograd gives the gradient.
 """
+
 from __future__ import annotations
 
 import torch
 
 
-def rnnt_loss(log_probs: torch.Tensor, labels: torch.Tensor, frames: torch.Tensor, label_lens: torch.Tensor,
-              blank: int) -> torch.Tensor:
+def rnnt_loss(
+    log_probs: torch.Tensor, labels: torch.Tensor, frames: torch.Tensor, label_lens: torch.Tensor, blank: int
+) -> torch.Tensor:
     """Per-utterance RNN-T negative log-likelihood.
 
     log_probs: (B, T, U + 1, V) log-softmax of the joint; labels: (B, U); frames: (B,) valid encoder frames;
@@ -22,8 +24,9 @@ def rnnt_loss(log_probs: torch.Tensor, labels: torch.Tensor, frames: torch.Tenso
     b, t_max, u1, _ = log_probs.shape
     blank_lp = log_probs[..., blank]  # (B, T, U+1): stay on row u, move to t+1
     if u1 > 1:
-        emit_lp = torch.gather(log_probs[:, :, :-1, :], 3,
-                               labels[:, None, :u1 - 1, None].expand(b, t_max, u1 - 1, 1)).squeeze(-1)
+        emit_lp = torch.gather(
+            log_probs[:, :, :-1, :], 3, labels[:, None, : u1 - 1, None].expand(b, t_max, u1 - 1, 1)
+        ).squeeze(-1)
         cum_emit = torch.cat([log_probs.new_zeros(b, t_max, 1), torch.cumsum(emit_lp, dim=2)], dim=2)
     else:
         cum_emit = log_probs.new_zeros(b, t_max, 1)
@@ -41,8 +44,9 @@ def rnnt_loss(log_probs: torch.Tensor, labels: torch.Tensor, frames: torch.Tenso
     return -(alphas[rows, last_t, last_u] + blank_lp[rows, last_t, last_u])
 
 
-def hybrid_rnnt_loss(model, enc: torch.Tensor, enc_lens: torch.Tensor, dec: torch.Tensor, tokens: torch.Tensor,
-                     token_lens: torch.Tensor) -> torch.Tensor:
+def hybrid_rnnt_loss(
+    model, enc: torch.Tensor, enc_lens: torch.Tensor, dec: torch.Tensor, tokens: torch.Tensor, token_lens: torch.Tensor
+) -> torch.Tensor:
     """NeMo's ``mean_batch`` RNN-T loss of a hybrid/RNNT model from encoder (B, D, T) and decoder (B, D, U+1)
     outputs, computed with :func:`rnnt_loss`."""
     logits = model.joint.joint(enc.transpose(1, 2), dec.transpose(1, 2))  # (B, T, U+1, V)
@@ -73,8 +77,14 @@ if __name__ == "__main__":  # equivalence check against NeMo's loss on the shipp
         dec, dlen, _ = model.decoder(targets=tok, target_length=tlen)
     enc.requires_grad_(True)
     t0 = time.time()
-    ref, _, _, _ = model.joint(encoder_outputs=enc, decoder_outputs=dec, encoder_lengths=elen, transcripts=tok,
-                               transcript_lengths=dlen, compute_wer=False)
+    ref, _, _, _ = model.joint(
+        encoder_outputs=enc,
+        decoder_outputs=dec,
+        encoder_lengths=elen,
+        transcripts=tok,
+        transcript_lengths=dlen,
+        compute_wer=False,
+    )
     ref.backward()
     g_ref, t_ref = enc.grad.clone(), time.time() - t0
     enc.grad = None
@@ -82,8 +92,10 @@ if __name__ == "__main__":  # equivalence check against NeMo's loss on the shipp
     mine = hybrid_rnnt_loss(model, enc, elen, dec, tok, tlen)
     mine.backward()
     g_mine, t_mine = enc.grad.clone(), time.time() - t0
-    print(f"NeMo {float(ref):.4f} in {t_ref:.2f}s, vectorised {float(mine):.4f} in {t_mine:.2f}s, "
-          f"max grad diff {float((g_ref - g_mine).abs().max()):.2e} (grad max {float(g_ref.abs().max()):.2e})")
+    print(
+        f"NeMo {float(ref):.4f} in {t_ref:.2f}s, vectorised {float(mine):.4f} in {t_mine:.2f}s, "
+        f"max grad diff {float((g_ref - g_mine).abs().max()):.2e} (grad max {float(g_ref.abs().max()):.2e})"
+    )
     assert abs(float(ref) - float(mine)) < 1e-3 * abs(float(ref)), "loss mismatch"
     assert torch.allclose(g_ref, g_mine, atol=1e-4, rtol=1e-3), "gradient mismatch"
     print("OK")

@@ -11,6 +11,7 @@ saved every ``checkpoint_every`` steps and at exit (SIGTERM / SIGINT / ``--max-m
 A plain PyTorch loop (no Lightning trainer): the CTC-only stages call preprocessor -> encoder -> CTC head directly,
 which keeps the step cheap and the checkpoint format simple.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,7 +23,7 @@ import random
 import signal
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from train.rnnt_loss import hybrid_rnnt_loss  # noqa: E402
+
 TOKENIZER_DIR = ROOT / "train" / "tokenizer"
 METRICS = ROOT / "train" / "metrics.jsonl"
 
@@ -53,8 +55,8 @@ def load_cfg(path):
 def ensure_tokenizer(cfg) -> Path:
     if (TOKENIZER_DIR / "tokenizer.model").exists():
         return TOKENIZER_DIR
-    from train.data import build_text
     from train.architectures import train_tokenizer
+    from train.data import build_text
 
     _, train, _, _ = build_text()
     log.info("training a %d-piece unigram tokenizer on %d training snippets", cfg["model"]["vocab_size"], len(train))
@@ -65,8 +67,14 @@ def model_config(cfg) -> dict:
     from train.architectures import rnnt_config
 
     m = cfg["model"]
-    mc = rnnt_config(ensure_tokenizer(cfg), m["size"], att_context_size=m["att_context_size"], hybrid_ctc=True,
-                     spec_augment=True, dropout=m["dropout"])
+    mc = rnnt_config(
+        ensure_tokenizer(cfg),
+        m["size"],
+        att_context_size=m["att_context_size"],
+        hybrid_ctc=True,
+        spec_augment=True,
+        dropout=m["dropout"],
+    )
     mc["aux_ctc"]["ctc_loss_weight"] = m["ctc_loss_weight"]
     # warprnnt_numba (the NeMo default) is the fastest RNNT loss on CPU here
     mc["loss"] = {"loss_name": "default"}
@@ -100,8 +108,12 @@ class Batcher:
         chunk = self.batch * 50
         batches = []
         for i in range(0, len(idx), chunk):
-            part = sorted(idx[i:i + chunk], key=lambda j: self.rows[j]["duration"])
-            batches += [part[k:k + self.batch] for k in range(0, len(part), self.batch) if len(part[k:k + self.batch]) == self.batch]
+            part = sorted(idx[i : i + chunk], key=lambda j: self.rows[j]["duration"])
+            batches += [
+                part[k : k + self.batch]
+                for k in range(0, len(part), self.batch)
+                if len(part[k : k + self.batch]) == self.batch
+            ]
         self.rng.shuffle(batches)
         self.queue = batches
 
@@ -115,7 +127,7 @@ class Batcher:
             a = np.concatenate([np.zeros(lead, np.float32), a, np.zeros(trail, np.float32)])
             if r.random() < 0.7:
                 snr = r.uniform(15, 40)
-                p = float(np.mean(a ** 2)) + 1e-10
+                p = float(np.mean(a**2)) + 1e-10
                 a = a + r.normal(0, math.sqrt(p / 10 ** (snr / 10)), a.shape).astype(np.float32)
         return a
 
@@ -187,7 +199,7 @@ def lr_at(step, sc):
 def ctc_greedy(model, log_probs, lens):
     blank = log_probs.shape[-1] - 1
     out = []
-    for lp, n in zip(log_probs.argmax(-1), lens):
+    for lp, n in zip(log_probs.argmax(-1), lens, strict=False):
         prev, ids = -1, []
         for t in lp[: int(n)].tolist():
             if t != prev and t != blank:
@@ -204,7 +216,7 @@ def validate(model, rows, with_rnnt):
     model.eval()
     refs, hyp_c, hyp_r = [], [], []
     for i in range(0, len(rows), 16):
-        part = rows[i:i + 16]
+        part = rows[i : i + 16]
         audios = [sf.read(r["audio_filepath"], dtype="float32")[0] for r in part]
         sig, alen, _, _ = collate(audios, [[0]] * len(part))
         enc, elen = encode(model, sig, alen, False)
@@ -216,7 +228,10 @@ def validate(model, rows, with_rnnt):
             hyp_r += [h.text if hasattr(h, "text") else str(h) for h in hyps]
         refs += [r["text"] for r in part]
     model.train()
-    res = {"val_wer_ctc": jiwer.wer(refs, [h if h.strip() else "<empty>" for h in hyp_c]), "example": [refs[0], hyp_c[0]]}
+    res = {
+        "val_wer_ctc": jiwer.wer(refs, [h if h.strip() else "<empty>" for h in hyp_c]),
+        "example": [refs[0], hyp_c[0]],
+    }
     if with_rnnt:
         res["val_wer_rnnt"] = jiwer.wer(refs, [h if h.strip() else "<empty>" for h in hyp_r])
         res["example_rnnt"] = hyp_r[0]
@@ -228,10 +243,19 @@ def save_checkpoint(path, model, opt, state, batcher, mcfg):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".pt.tmp")
-    torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "state": state,
-                "batcher": batcher.state_dict() if batcher else None, "model_cfg": mcfg,
-                "torch_rng": torch.get_rng_state(), "py_rng": random.getstate(),
-                "saved_at": datetime.now(timezone.utc).isoformat()}, tmp)
+    torch.save(
+        {
+            "model": model.state_dict(),
+            "optimizer": opt.state_dict(),
+            "state": state,
+            "batcher": batcher.state_dict() if batcher else None,
+            "model_cfg": mcfg,
+            "torch_rng": torch.get_rng_state(),
+            "py_rng": random.getstate(),
+            "saved_at": datetime.now(UTC).isoformat(),
+        },
+        tmp,
+    )
     os.replace(tmp, path)
 
 
@@ -271,7 +295,8 @@ def memorize(cfg, steps=50, n=16):
         enc, elen = encode(model, batch[0], batch[1], False)
         hyp = ctc_greedy(model, model.ctc_decoder(encoder_output=enc), elen)
     import jiwer
-    for r, h in list(zip(rows, hyp))[:4]:
+
+    for r, h in list(zip(rows, hyp, strict=False))[:4]:
         log.info("REF %s | HYP %s", r["text"], h)
     log.info("memorize WER %.3f", jiwer.wer([r["text"] for r in rows], [h or "<empty>" for h in hyp]))
     # also check one hybrid step runs
@@ -309,7 +334,7 @@ def main():
     signal.signal(signal.SIGINT, _on_signal)
     deadline = time.time() + a.max_minutes * 60
     if a.stop_at:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         hh, mm = map(int, a.stop_at.split(":"))
         stop = now.replace(hour=hh, minute=mm, second=0, microsecond=0)
         deadline = min(deadline, stop.timestamp())
@@ -350,8 +375,15 @@ def main():
         save_checkpoint(ckpt_path, model, opt, state, batcher, mcfg)
         if export:
             export_nemo(model, cfg["export_path"])
-        log.info("checkpoint (%s) at stage %s step %d / global %d, %.1f min trained in total", reason, state["stage"],
-                 state["stage_step"], state["global_step"], state["seconds"] / 60)
+        log.info(
+            "checkpoint (%s) at stage %s step %d / global %d, %.1f min trained in total",
+            reason,
+            state["stage"],
+            state["stage_step"],
+            state["global_step"],
+            state["seconds"] / 60,
+        )
+
     checkpoint.t = time.time()
 
     while True:
@@ -368,13 +400,24 @@ def main():
             state.update(stage=order[i + 1], stage_step=0)
             batcher_state = None
             continue
-        batcher = Batcher(ROOT / sc["manifest"], model.tokenizer, sc["batch"], sc.get("noise", False),
-                          seed=cfg["seed"] + state["global_step"])
+        batcher = Batcher(
+            ROOT / sc["manifest"],
+            model.tokenizer,
+            sc["batch"],
+            sc.get("noise", False),
+            seed=cfg["seed"] + state["global_step"],
+        )
         if batcher_state:
             batcher.load_state_dict(batcher_state)
             batcher_state = None
-        log.info("stage %s: %d clips, batch %d, step %d/%d", stage, len(batcher.rows), sc["batch"],
-                 state["stage_step"], sc["steps"])
+        log.info(
+            "stage %s: %d clips, batch %d, step %d/%d",
+            stage,
+            len(batcher.rows),
+            sc["batch"],
+            state["stage_step"],
+            sc["steps"],
+        )
         with_rnnt = sc["loss"] != "ctc"
         ema, t_last, n_last = None, time.time(), 0
         while state["stage_step"] < sc["steps"]:
@@ -398,15 +441,28 @@ def main():
             n_last += 1
             if state["stage_step"] % 25 == 0:
                 dt = (time.time() - t_last) / n_last
-                log.info("%s step %d loss %.3f ema %.3f %s lr %.2e gnorm %.1f %.2f s/step", stage, state["stage_step"],
-                         lv, ema, " ".join(f"{k} {v:.3f}" for k, v in parts.items()), opt.param_groups[0]["lr"],
-                         float(gn), dt)
+                log.info(
+                    "%s step %d loss %.3f ema %.3f %s lr %.2e gnorm %.1f %.2f s/step",
+                    stage,
+                    state["stage_step"],
+                    lv,
+                    ema,
+                    " ".join(f"{k} {v:.3f}" for k, v in parts.items()),
+                    opt.param_groups[0]["lr"],
+                    float(gn),
+                    dt,
+                )
                 t_last, n_last = time.time(), 0
             if state["stage_step"] % cfg["val_every"] == 0:
                 v = validate(model, val_rows, with_rnnt)
-                rec = {"time": datetime.now(timezone.utc).isoformat(timespec="seconds"), "stage": stage,
-                       "stage_step": state["stage_step"], "global_step": state["global_step"], "loss_ema": round(ema, 3),
-                       **{k: (round(x, 4) if isinstance(x, float) else x) for k, x in v.items()}}
+                rec = {
+                    "time": datetime.now(UTC).isoformat(timespec="seconds"),
+                    "stage": stage,
+                    "stage_step": state["stage_step"],
+                    "global_step": state["global_step"],
+                    "loss_ema": round(ema, 3),
+                    **{k: (round(x, 4) if isinstance(x, float) else x) for k, x in v.items()},
+                }
                 log.info("VAL %s", json.dumps(rec))
                 with open(METRICS, "a") as f:
                     f.write(json.dumps(rec) + "\n")
@@ -414,7 +470,9 @@ def main():
             if state["stage_step"] % cfg["checkpoint_every"] == 0 or stop:
                 checkpoint(batcher, _STOP["why"] or ("deadline" if stop else "periodic"))
             if stop:
-                log.info("stopping (%s) after %.1f min this run", _STOP["why"] or "deadline", (time.time() - t_start) / 60)
+                log.info(
+                    "stopping (%s) after %.1f min this run", _STOP["why"] or "deadline", (time.time() - t_start) / 60
+                )
                 return
         checkpoint(batcher, f"end of stage {stage}")
     checkpoint(None, "done")

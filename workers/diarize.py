@@ -4,12 +4,13 @@ Writes ``[{speaker, start, end}]`` to the job's ``turns.json`` for MERGE. The en
 the worker settings (``BUDGIE_DIARIZER``); an engine that cannot load fails the job with a message
 that says what to configure (docs/diarization.md).
 """
+
 import logging
 
 from celery import shared_task, signals
 
-from workers.engines.diarization import DiarizerUnavailable, SpeakerBounds, get_diarizer
 from core.settings import get_settings
+from workers.engines.diarization import DiarizerUnavailable, SpeakerBounds, get_diarizer
 from workers.stage import StageError, artifacts, stage
 
 logger = logging.getLogger(__name__)

@@ -1,4 +1,5 @@
 """MERGE: assemble the final transcript and store it in the job (the stage wrapper then completes it)."""
+
 from celery import shared_task
 
 from workers.assemble import assemble

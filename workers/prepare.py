@@ -1,4 +1,5 @@
 """PREPARE: decode the upload, downmix and resample to 16 kHz mono WAV on shared storage."""
+
 from celery import shared_task
 
 from core import audio

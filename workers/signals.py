@@ -52,15 +52,24 @@ def _preload_models(sender: str, instance: Any, **kwargs: Any) -> None:
 def _identity() -> dict[str, Any]:
     from workers.engines.loader import loaded_model_ids
 
-    return {"hostname": _state["hostname"], "queues": _state["queues"], "models": loaded_model_ids(),
-            "device": get_settings().device}
+    return {
+        "hostname": _state["hostname"],
+        "queues": _state["queues"],
+        "models": loaded_model_ids(),
+        "device": get_settings().device,
+    }
 
 
 @signals.worker_ready.connect
 def _start_heartbeat(sender: Any = None, **kwargs: Any) -> None:
     settings = get_settings()
-    heartbeat = Heartbeat(settings.redis_url, Keys(settings.key_prefix).batch_worker(_state["hostname"]), _identity,
-                          settings.heartbeat_s, settings.registry_ttl_s)
+    heartbeat = Heartbeat(
+        settings.redis_url,
+        Keys(settings.key_prefix).batch_worker(_state["hostname"]),
+        _identity,
+        settings.heartbeat_s,
+        settings.registry_ttl_s,
+    )
     _state["heartbeat"] = heartbeat
     heartbeat.start()
 

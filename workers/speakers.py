@@ -12,11 +12,15 @@ Rules (after Dalston's merge, docs/diarization.md):
 
 With no turns at all every word's speaker is ``None``. Pure Python, so it is cheap to test.
 """
+
 from __future__ import annotations
 
 import bisect
 import logging
 from itertools import accumulate
+from typing import Any
+
+from core.transcript import Word
 
 logger = logging.getLogger(__name__)
 
@@ -45,8 +49,14 @@ def smooth_turns(turns: list[dict], min_s: float = FLICKER_S, gap_s: float = NEI
 
     Shortest flickers go first; a short turn with no neighbour close by (an isolated "yes") stays.
     """
-    turns = sorted(({"speaker": t["speaker"], "start": float(t["start"]), "end": float(t["end"])}
-                    for t in turns if t["end"] > t["start"]), key=lambda t: (t["start"], t["end"]))
+    turns = sorted(
+        (
+            {"speaker": t["speaker"], "start": float(t["start"]), "end": float(t["end"])}
+            for t in turns
+            if t["end"] > t["start"]
+        ),
+        key=lambda t: (t["start"], t["end"]),
+    )
     while True:
         candidates = []
         for i, turn in enumerate(turns):
@@ -96,7 +106,7 @@ class _TurnIndex:
             j -= 1
         return totals
 
-    def nearest(self, start: float, end: float) -> str:
+    def nearest(self, start: float, end: float) -> str | None:
         """Speaker of the turn closest to the span (ties go to the earlier turn)."""
         mid = (start + end) / 2
         j = bisect.bisect_right(self.starts, mid)
@@ -114,16 +124,16 @@ class _TurnIndex:
         return best
 
 
-def assign_speakers(words: list[dict], turns: list[dict] | None) -> list[dict]:
+def assign_speakers(words: list[Word], turns: list[dict[str, Any]] | None) -> list[Word]:
     """Return copies of ``words`` each with ``speaker`` set from ``turns`` (see the module rules)."""
-    out = [dict(w) for w in words]
+    out: list[Word] = [{**w} for w in words]
     index = _TurnIndex(relabel(smooth_turns(turns or [])))
     if not index.turns:
         for w in out:
             w["speaker"] = None
         return out
     for w in out:
-        start, end = float(w["start"]), float(max(w["end"], w["start"]))
+        start, end = w["start"], max(w["end"], w["start"])
         if str(w.get("text", "")).rstrip().endswith(SENTENCE_END) and end > start:
             at_start = index.overlaps(start, min(end, start + 0.01))
             if at_start:

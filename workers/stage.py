@@ -1,4 +1,5 @@
 """The wrapper every pipeline stage runs in: job-state bookkeeping, cancellation and clear failures."""
+
 from __future__ import annotations
 
 import functools
@@ -17,6 +18,17 @@ logger = logging.getLogger(__name__)
 
 class StageError(RuntimeError):
     """A failure whose message is meant for the API user."""
+
+
+class JobCancelled(Exception):
+    """The job ended (cancelled or deleted) while this stage was working on it: stop, write nothing."""
+
+
+def check_cancelled(job_id: str) -> None:
+    """Raise :class:`JobCancelled` if the job is no longer running (long stages call this between pieces)."""
+    status = store().status(job_id)
+    if status is None or status in jobstore.TERMINAL:
+        raise JobCancelled(job_id)
 
 
 def store() -> jobstore.JobStore:
@@ -54,15 +66,36 @@ def stage(name: str, completes_job: bool = False):
             jobs.update_stage(job_id, name, status="running", started_at=jobstore.now())
             try:
                 result = fn(job_id, *args, **kwargs)
+            except JobCancelled:
+                logger.info("job %s ended while %s ran; stopped", job_id, name)
+                jobs.update_stage(
+                    job_id,
+                    name,
+                    status="cancelled",
+                    completed_at=jobstore.now(),
+                    duration_ms=int((time.time() - started) * 1000),
+                )
+                raise Ignore() from None
             except Exception as exc:
                 message = _user_message(name, exc)
                 logger.exception("job %s: %s failed", job_id, name)
-                jobs.update_stage(job_id, name, status="failed", error=message, completed_at=jobstore.now(),
-                                  duration_ms=int((time.time() - started) * 1000))
+                jobs.update_stage(
+                    job_id,
+                    name,
+                    status="failed",
+                    error=message,
+                    completed_at=jobstore.now(),
+                    duration_ms=int((time.time() - started) * 1000),
+                )
                 jobs.transition(job_id, jobstore.FAILED, error=message, completed_at=jobstore.now())
                 raise
-            jobs.update_stage(job_id, name, status="completed", completed_at=jobstore.now(),
-                              duration_ms=int((time.time() - started) * 1000))
+            jobs.update_stage(
+                job_id,
+                name,
+                status="completed",
+                completed_at=jobstore.now(),
+                duration_ms=int((time.time() - started) * 1000),
+            )
             if completes_job:
                 jobs.transition(job_id, jobstore.COMPLETED, completed_at=jobstore.now())
             return result

@@ -1,7 +1,10 @@
 """Transcript exports: ``GET /v1/audio/transcriptions/{id}/export/{fmt}`` for txt, json, srt and vtt."""
+
 from flask import Blueprint, Response, request
+from flask.typing import ResponseReturnValue
 from marshmallow import RAISE, Schema, fields, validate
 
+from app.schemas import load
 from app.services import exports, transcriptions
 
 bp = Blueprint("exports", __name__, url_prefix="/v1/audio/transcriptions")
@@ -13,19 +16,22 @@ class ExportQuerySchema(Schema):
     class Meta:
         unknown = RAISE
 
-    max_line_length = fields.Integer(load_default=exports.Options.max_line_length,
-                                     validate=validate.Range(min=10, max=200))
+    max_line_length = fields.Integer(
+        load_default=exports.Options.max_line_length, validate=validate.Range(min=10, max=200)
+    )
     max_lines = fields.Integer(load_default=exports.Options.max_lines, validate=validate.Range(min=1, max=10))
-    max_cue_duration = fields.Float(load_default=exports.Options.max_cue_duration,
-                                    validate=validate.Range(min=0.5, max=60))
+    max_cue_duration = fields.Float(
+        load_default=exports.Options.max_cue_duration, validate=validate.Range(min=0.5, max=60)
+    )
     include_speakers = fields.Boolean(load_default=exports.Options.include_speakers)
 
 
 @bp.get("/<job_id>/export/<fmt>")
-def export(job_id: str, fmt: str):
+def export(job_id: str, fmt: str) -> ResponseReturnValue:
     """Download a completed job's transcript as txt, json, srt or vtt."""
-    options = exports.Options(**ExportQuerySchema().load(request.args.to_dict()))
+    options = exports.Options(**load(ExportQuerySchema(), request.args.to_dict()))
     job = transcriptions.get(job_id)
     body, mimetype = exports.export(job, fmt.lower(), options)
-    return Response(body, content_type=mimetype,
-                    headers={"Content-Disposition": f'attachment; filename="{job_id}.{fmt.lower()}"'})
+    return Response(
+        body, content_type=mimetype, headers={"Content-Disposition": f'attachment; filename="{job_id}.{fmt.lower()}"'}
+    )

@@ -1,5 +1,7 @@
 """Liveness and Prometheus metrics."""
+
 from flask import Blueprint, Response
+from flask.typing import ResponseReturnValue
 
 from app.extensions import redis_client
 from app.metrics import render
@@ -8,7 +10,7 @@ bp = Blueprint("health", __name__)
 
 
 @bp.get("/health")
-def health():
+def health() -> ResponseReturnValue:
     """Report whether the API can reach Redis."""
     try:
         redis_client().ping()
@@ -18,7 +20,7 @@ def health():
 
 
 @bp.get("/metrics")
-def metrics():
+def metrics() -> ResponseReturnValue:
     """Expose Prometheus metrics."""
     body, content_type = render()
     return Response(body, content_type=content_type)

@@ -1,6 +1,9 @@
 """The model catalogue, from the registry."""
-from flask import Blueprint
 
+from flask import Blueprint
+from flask.typing import ResponseReturnValue
+
+from app.schemas import dump
 from app.schemas.model import ModelListSchema, ModelSchema
 from app.services import models
 
@@ -8,12 +11,12 @@ bp = Blueprint("models", __name__, url_prefix="/v1/models")
 
 
 @bp.get("")
-def index():
+def index() -> ResponseReturnValue:
     """List every model Budgie can serve."""
-    return ModelListSchema().dump({"data": models.list_models()})
+    return dump(ModelListSchema(), {"data": models.list_models()})
 
 
 @bp.get("/<path:model_id>")
-def show(model_id: str):
+def show(model_id: str) -> ResponseReturnValue:
     """Describe one model (aliases resolve)."""
-    return ModelSchema().dump(models.get_model(model_id))
+    return dump(ModelSchema(), models.get_model(model_id))

@@ -1,4 +1,5 @@
 """Schemas for the model catalogue."""
+
 from marshmallow import Schema, fields
 
 

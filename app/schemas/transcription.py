@@ -1,4 +1,7 @@
 """Schemas for batch transcription jobs."""
+
+from typing import Any
+
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 GRANULARITIES = ("word", "segment", "none")
@@ -13,8 +16,12 @@ class TranscriptionRequestSchema(Schema):
         unknown = RAISE
 
     model = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
-    language = fields.String(load_default="auto", validate=validate.Regexp(r"^(auto|[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})?)$",
-                                                                           error="must be 'auto' or a language code such as 'en'"))
+    language = fields.String(
+        load_default="auto",
+        validate=validate.Regexp(
+            r"^(auto|[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})?)$", error="must be 'auto' or a language code such as 'en'"
+        ),
+    )
     timestamps_granularity = fields.String(load_default="word", validate=validate.OneOf(GRANULARITIES))
     speaker_detection = fields.String(load_default="none", validate=validate.OneOf(SPEAKER_MODES))
     num_speakers = fields.Integer(load_default=None, validate=SPEAKER_RANGE)
@@ -22,7 +29,7 @@ class TranscriptionRequestSchema(Schema):
     max_speakers = fields.Integer(load_default=None, validate=SPEAKER_RANGE)
 
     @validates_schema
-    def _speaker_bounds(self, data, **kwargs):
+    def _speaker_bounds(self, data: dict[str, Any], **kwargs: Any) -> None:
         low, high, num = data.get("min_speakers"), data.get("max_speakers"), data.get("num_speakers")
         if low is not None and high is not None and low > high:
             raise ValidationError("min_speakers must not exceed max_speakers", "min_speakers")
@@ -36,8 +43,9 @@ class ListQuerySchema(Schema):
 
     limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
     cursor = fields.Float(load_default=None)
-    status = fields.String(load_default=None, validate=validate.OneOf(
-        ("pending", "running", "completed", "failed", "cancelled")))
+    status = fields.String(
+        load_default=None, validate=validate.OneOf(("pending", "running", "completed", "failed", "cancelled"))
+    )
 
 
 class WordSchema(Schema):
@@ -64,6 +72,8 @@ class StageSchema(Schema):
     completed_at = fields.Float(allow_none=True)
     duration_ms = fields.Integer(allow_none=True)
     error = fields.String(allow_none=True)
+    chunks_done = fields.Integer()  # transcribe: pieces of a long file decoded so far ...
+    chunks_total = fields.Integer()  # ... out of this many
 
 
 class JobSchema(Schema):

@@ -9,14 +9,17 @@ of at most ``max_line_length`` characters (a single longer word gets a line of i
 at most ``max_cue_duration`` seconds. Cues follow word times when the job kept them; otherwise a
 segment's time is shared among its cues in proportion to their length.
 """
+
 from __future__ import annotations
 
 import json
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from app.errors import ApiError
 from core import jobstore
+from core.jobstore import Job
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +48,7 @@ class Cue:
 
 
 # ---------------------------------------------------------------- line and cue building
+
 
 def wrap(words: list[str], width: int) -> list[str]:
     """Word wrap to lines of at most ``width`` characters, as even in length as the line count allows.
@@ -81,7 +85,7 @@ def _label(speaker: str | None, opts: Options, fmt: str) -> str:
     return f"[{speaker}]" if speaker and opts.include_speakers and fmt == "srt" else ""
 
 
-def _timed_words(segment: dict) -> list[dict]:
+def _timed_words(segment: dict[str, Any]) -> list[dict[str, Any]]:
     """The segment's words with times, or its text spread over its span by character count."""
     if segment.get("words"):
         return [{"text": w["text"], "start": w["start"], "end": w["end"]} for w in segment["words"]]
@@ -98,12 +102,14 @@ def _timed_words(segment: dict) -> list[dict]:
     return out
 
 
-def _pack(words: list[dict], opts: Options, label: str, max_chars: int | None = None) -> list[list[dict]]:
+def _pack(
+    words: list[dict[str, Any]], opts: Options, label: str, max_chars: int | None = None
+) -> list[list[dict[str, Any]]]:
     """Greedy grouping of words into cues under the line, duration and (optional) character limits."""
-    groups: list[list[dict]] = []
-    group: list[dict] = []
+    groups: list[list[dict[str, Any]]] = []
+    group: list[dict[str, Any]] = []
     for word in words:
-        candidate = group + [word]
+        candidate = [*group, word]
         texts = [w["text"] for w in candidate]
         too_long = word["end"] - candidate[0]["start"] > opts.max_cue_duration
         too_many = max_chars is not None and len(" ".join(texts)) > max_chars
@@ -117,7 +123,7 @@ def _pack(words: list[dict], opts: Options, label: str, max_chars: int | None = 
     return groups
 
 
-def segment_cues(segment: dict, opts: Options, fmt: str = "srt") -> list[Cue]:
+def segment_cues(segment: dict[str, Any], opts: Options, fmt: str = "srt") -> list[Cue]:
     """Split one segment (one speaker) into cues that respect the line, line-count and duration limits.
 
     The cue count is the greedy one; the words are then shared out as evenly as the limits allow, so a
@@ -137,12 +143,13 @@ def segment_cues(segment: dict, opts: Options, fmt: str = "srt") -> list[Cue]:
     cues = []
     for group in groups:
         text = ([label] if label else []) + [w["text"] for w in group]
-        cues.append(Cue(group[0]["start"], max(w["end"] for w in group), tuple(wrap(text, opts.max_line_length)),
-                        speaker))
+        cues.append(
+            Cue(group[0]["start"], max(w["end"] for w in group), tuple(wrap(text, opts.max_line_length)), speaker)
+        )
     return cues
 
 
-def build_cues(result: dict, opts: Options, fmt: str = "srt") -> list[Cue]:
+def build_cues(result: dict[str, Any], opts: Options, fmt: str = "srt") -> list[Cue]:
     """All cues of a transcript in time order, trimmed so that no two overlap."""
     segments = result.get("segments") or []
     if not segments and result.get("text"):  # granularity "none": one span over the whole file
@@ -162,21 +169,24 @@ def build_cues(result: dict, opts: Options, fmt: str = "srt") -> list[Cue]:
 
 # ---------------------------------------------------------------- formats
 
+
 def _timestamp(seconds: float, sep: str) -> str:
-    ms = int(round(max(seconds, 0.0) * 1000))
+    ms = round(max(seconds, 0.0) * 1000)
     h, rest = divmod(ms, 3_600_000)
     m, rest = divmod(rest, 60_000)
     s, ms = divmod(rest, 1000)
     return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
 
 
-def to_srt(result: dict, opts: Options) -> str:
-    blocks = [f"{i}\n{_timestamp(c.start, ',')} --> {_timestamp(c.end, ',')}\n" + "\n".join(c.lines)
-              for i, c in enumerate(build_cues(result, opts, "srt"), start=1)]
+def to_srt(result: dict[str, Any], opts: Options) -> str:
+    blocks = [
+        f"{i}\n{_timestamp(c.start, ',')} --> {_timestamp(c.end, ',')}\n" + "\n".join(c.lines)
+        for i, c in enumerate(build_cues(result, opts, "srt"), start=1)
+    ]
     return "\n\n".join(blocks) + "\n" if blocks else ""
 
 
-def to_vtt(result: dict, opts: Options) -> str:
+def to_vtt(result: dict[str, Any], opts: Options) -> str:
     blocks = ["WEBVTT"]
     for c in build_cues(result, opts, "vtt"):
         lines = list(c.lines)
@@ -186,7 +196,7 @@ def to_vtt(result: dict, opts: Options) -> str:
     return "\n\n".join(blocks) + "\n"
 
 
-def to_txt(result: dict, opts: Options) -> str:
+def to_txt(result: dict[str, Any], opts: Options) -> str:
     """Plain text: one paragraph per speaker turn when speakers are known, else per segment."""
     segments = result.get("segments") or []
     if not segments:
@@ -201,13 +211,15 @@ def to_txt(result: dict, opts: Options) -> str:
     return "\n".join(f"{s}: {' '.join(t)}" if s else " ".join(t) for s, t in paragraphs) + "\n"
 
 
-def to_json(result: dict, opts: Options) -> str:
+def to_json(result: dict[str, Any], opts: Options) -> str:
     keys = ("text", "language", "duration", "speakers", "segments", "words")
     out = {k: result.get(k) for k in keys}
     if not opts.include_speakers:
         out["speakers"] = []
-        out["segments"] = [{**s, "speaker": None, "words": [{**w, "speaker": None} for w in s.get("words", [])]}
-                           for s in out["segments"] or []]
+        out["segments"] = [
+            {**s, "speaker": None, "words": [{**w, "speaker": None} for w in s.get("words", [])]}
+            for s in out["segments"] or []
+        ]
         out["words"] = [{**w, "speaker": None} for w in out["words"] or []]
     return json.dumps(out, ensure_ascii=False, indent=2) + "\n"
 
@@ -215,19 +227,28 @@ def to_json(result: dict, opts: Options) -> str:
 RENDERERS = {"txt": to_txt, "json": to_json, "srt": to_srt, "vtt": to_vtt}
 
 
-def render(fmt: str, result: dict, opts: Options = Options()) -> tuple[str, str]:
+def render(fmt: str, result: dict[str, Any], opts: Options = Options()) -> tuple[str, str]:
     """Return (body, content type) for ``fmt``; raises ApiError 400 for an unknown format."""
     if fmt not in RENDERERS:
-        raise ApiError(400, f"Unknown export format '{fmt}': use one of {', '.join(FORMATS)}", "unsupported_format",
-                       {"formats": list(FORMATS)})
+        raise ApiError(
+            400,
+            f"Unknown export format '{fmt}': use one of {', '.join(FORMATS)}",
+            "unsupported_format",
+            {"formats": list(FORMATS)},
+        )
     return RENDERERS[fmt](result, opts), FORMATS[fmt]
 
 
-def export(job: dict, fmt: str, opts: Options) -> tuple[str, str]:
+def export(job: Job, fmt: str, opts: Options) -> tuple[str, str]:
     """Render a stored job; only completed jobs have a transcript to export (400 otherwise)."""
     if fmt not in RENDERERS:
         return render(fmt, {}, opts)
-    if job["status"] != jobstore.COMPLETED or not job.get("result"):
-        raise ApiError(400, f"Job {job['id']} is {job['status']}; exports are available once it has completed",
-                       "job_not_completed", {"status": job["status"]})
-    return render(fmt, job["result"], opts)
+    result = job.get("result")
+    if job["status"] != jobstore.COMPLETED or not result:
+        raise ApiError(
+            400,
+            f"Job {job['id']} is {job['status']}; exports are available once it has completed",
+            "job_not_completed",
+            {"status": job["status"]},
+        )
+    return render(fmt, dict(result), opts)

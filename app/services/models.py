@@ -20,7 +20,7 @@ def _worker_entries(pattern: str, field: str) -> list[list[str]]:
     for key in r.scan_iter(match=pattern, count=100):
         raw = r.hget(key, field)
         if raw:
-            found.append(json.loads(raw))  # type: ignore[arg-type]
+            found.append(json.loads(raw))
     return found
 
 

@@ -1,15 +1,21 @@
 """Submit, read, cancel and delete batch transcription jobs."""
+
 from __future__ import annotations
 
 import logging
+from typing import Any
+
+from werkzeug.datastructures import FileStorage
+
 from app.errors import ApiError
 from app.extensions import celery, jobs, settings
 from app.services.models import served_models
-from core.catalog import registry
-from registry import ModelEntry, UnknownModelError
 from core import audio, jobstore
 from core.artifacts import Artifacts
+from core.catalog import registry
+from core.jobstore import Job
 from core.pipeline import build_canvas, plan_stages, task_id
+from registry import ModelEntry, UnknownModelError
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +32,7 @@ def resolve_model(model_id: str | None) -> ModelEntry:
         raise ApiError(400, str(exc), "unknown_model", {"valid_models": exc.valid}) from exc
 
 
-def submit(upload, request: dict) -> dict:
+def submit(upload: FileStorage, request: dict[str, Any]) -> Job:
     """Validate the model, language and audio, store the upload and enqueue the job's chain."""
     entry = resolve_model(request.get("model"))
     if not entry.supports_language(request.get("language")):
@@ -44,9 +50,17 @@ def submit(upload, request: dict) -> dict:
     if probe.duration > limit:
         files.remove()
         raise ApiError(400, f"Audio too long: {probe.duration:.0f}s (maximum {limit:.0f}s)", "invalid_audio")
-    request = {**request, "model": entry.id, "filename": upload.filename or "upload",
-               "probe": {"duration": probe.duration, "sample_rate": probe.sample_rate,
-                         "channels": probe.channels, "codec": probe.codec}}
+    request = {
+        **request,
+        "model": entry.id,
+        "filename": upload.filename or "upload",
+        "probe": {
+            "duration": probe.duration,
+            "sample_rate": probe.sample_rate,
+            "channels": probe.channels,
+            "codec": probe.codec,
+        },
+    }
     plan = plan_stages(request, entry)
     jobs().create(job_id, request, list(plan.stages))
     try:
@@ -55,22 +69,27 @@ def submit(upload, request: dict) -> dict:
         logger.exception("could not enqueue %s", job_id)
         jobs().transition(job_id, jobstore.FAILED, error="could not enqueue the job", completed_at=jobstore.now())
         raise ApiError(503, "The job queue is unavailable; try again shortly") from exc
-    return jobs().get(job_id)
+    return get(job_id)
 
 
-def get(job_id: str) -> dict:
+def get(job_id: str) -> Job:
     job = jobs().get(job_id)
     if job is None:
         raise ApiError(404, f"Job {job_id} not found")
     return job
 
 
-def view(job: dict) -> dict:
+def view(job: Job) -> dict[str, Any]:
     """Flatten a stored job into the API shape: progress, current stage and, when done, the result."""
     stages = job["stages"]
-    done = sum(1 for s in stages if s.get("status") == "completed")
+    done: float = sum(1 for s in stages if s.get("status") == "completed")
+    done += sum(
+        s["chunks_done"] / s["chunks_total"]
+        for s in stages  # a long transcription counts in part
+        if s.get("status") == "running" and s.get("chunks_total")
+    )
     running = next((s["stage"] for s in stages if s.get("status") == "running"), None)
-    out = {
+    out: dict[str, Any] = {
         **{k: job[k] for k in ("id", "status", "created_at", "started_at", "completed_at", "error", "stages")},
         "model": job["request"].get("model"),
         "request": {k: v for k, v in job["request"].items() if k != "probe"},
@@ -81,18 +100,20 @@ def view(job: dict) -> dict:
     if job["status"] == jobstore.COMPLETED and job["result"]:
         out.update(job["result"])
     elif job["status"] == jobstore.PENDING and out["model"] not in served_models():
-        out["warnings"] = [f"No worker is serving model {out['model']} right now; "
-                           f"the job starts when one consumes queue transcribe.{out['model']}"]
+        out["warnings"] = [
+            f"No worker is serving model {out['model']} right now; "
+            f"the job starts when one consumes queue transcribe.{out['model']}"
+        ]
     return out
 
 
-def list_jobs(limit: int, cursor: float | None, status: str | None) -> dict:
+def list_jobs(limit: int, cursor: float | None, status: str | None) -> dict[str, Any]:
     found, has_more = jobs().list(limit=limit, before=cursor, status=status)
     views = [view(j) for j in found]
     return {"jobs": views, "has_more": has_more, "cursor": found[-1]["created_at"] if has_more else None}
 
 
-def cancel_or_delete(job_id: str) -> tuple[dict | None, int]:
+def cancel_or_delete(job_id: str) -> tuple[dict[str, Any] | None, int]:
     """Cancel a pending/running job (revoking its tasks) or delete a finished one."""
     job = get(job_id)
     if job["status"] in jobstore.TERMINAL:
@@ -104,6 +125,6 @@ def cancel_or_delete(job_id: str) -> tuple[dict | None, int]:
             if stage.get("status") in ("pending", "running"):
                 jobs().update_stage(job_id, stage["stage"], status="cancelled")
         celery().control.revoke([task_id(job_id, s["stage"]) for s in job["stages"]])
-        return view(jobs().get(job_id)), 200
+        return view(get(job_id)), 200
     # it finished while we looked: treat as a finished job
     return cancel_or_delete(job_id)

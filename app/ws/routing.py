@@ -1,4 +1,5 @@
 """Pick a streaming worker for a model from the Redis registry (most free capacity first)."""
+
 from __future__ import annotations
 
 import json
@@ -17,7 +18,7 @@ def live_workers(client: redis.Redis, pattern: str, model_id: str, stale_s: floa
     now = time.time()
     found = []
     for key in client.scan_iter(match=pattern, count=100):
-        info = client.hgetall(key)
+        info: dict[str, Any] = client.hgetall(key)  # type: ignore[assignment]
         try:
             models = json.loads(info.get("models") or "[]")
             free = int(info.get("capacity", 0)) - int(info.get("active_sessions", 0))

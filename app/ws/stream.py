@@ -4,11 +4,13 @@ The API relays rather than handing the client over, so workers stay on the priva
 the client sees one stable endpoint. If the chosen worker turns out to be full (its slot count in
 Redis was stale) the next one is tried; when none is left the client gets ``no_capacity``/4503.
 """
+
 from __future__ import annotations
 
 import json
 import logging
 import threading
+from typing import Any
 from urllib.parse import urlencode
 
 from flask import Flask, request
@@ -18,8 +20,7 @@ from simple_websocket import Client, ConnectionClosed
 from app.extensions import keys, redis_client, settings
 from app.ws.routing import live_workers
 from core.catalog import registry
-from core.protocol import (CLOSE_NO_CAPACITY, CLOSE_NORMAL, CLOSE_WORKER_LOST, ProtocolError,
-                                        error_message, parse_params)
+from core.protocol import CLOSE_NO_CAPACITY, CLOSE_NORMAL, CLOSE_WORKER_LOST, ProtocolError, error_message, parse_params
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ def init_app(app: Flask) -> None:
     sock.init_app(app)
 
 
-def _close(ws, message: dict | None, code: int, reason: str = "") -> None:
+def _close(ws: Any, message: dict[str, Any] | None, code: int | None, reason: str = "") -> None:
     try:
         if message is not None:
             ws.send(json.dumps(message))
@@ -42,7 +43,7 @@ def _close(ws, message: dict | None, code: int, reason: str = "") -> None:
         pass
 
 
-def _connect(worker: dict, query: str):
+def _connect(worker: dict[str, Any], query: str) -> tuple[Any, str] | None:
     """Open the upstream session; return (client, first message) or None if this worker cannot take it."""
     url = f"{worker['endpoint'].rstrip('/')}{PATH}?{query}"
     try:
@@ -55,7 +56,7 @@ def _connect(worker: dict, query: str):
     except ConnectionClosed:
         first = None
     message = json.loads(first) if isinstance(first, str) else None
-    if message is None or message.get("code") == "no_capacity":
+    if message is None or first is None or message.get("code") == "no_capacity":
         try:
             upstream.close()
         except ConnectionClosed:
@@ -64,12 +65,11 @@ def _connect(worker: dict, query: str):
     return upstream, first
 
 
-@sock.route(PATH)
-def stream(ws) -> None:
+def stream(ws: Any) -> None:
     """Relay one streaming session to the least-loaded worker serving the model."""
     config = settings()
     try:
-        params, entry = parse_params(request.args, registry(), config.default_model)
+        _params, entry = parse_params(request.args, registry(), config.default_model)
     except ProtocolError as exc:
         return _close(ws, exc.to_message(), exc.close_code, exc.message)
     query = urlencode({**request.args.to_dict(), "model": entry.id})
@@ -80,11 +80,15 @@ def stream(ws) -> None:
             upstream, first = connected
             ws.send(first)
             return _relay(ws, upstream, worker)
-    _close(ws, error_message("no_capacity", f"no streaming worker has a free session for {entry.id}"),
-           CLOSE_NO_CAPACITY, "no capacity")
+    _close(
+        ws,
+        error_message("no_capacity", f"no streaming worker has a free session for {entry.id}"),
+        CLOSE_NO_CAPACITY,
+        "no capacity",
+    )
 
 
-def _relay(ws, upstream, worker: dict) -> None:
+def _relay(ws: Any, upstream: Any, worker: dict[str, Any]) -> None:
     done = threading.Event()
 
     def downstream() -> None:
@@ -106,8 +110,12 @@ def _relay(ws, upstream, worker: dict) -> None:
                 if isinstance(code, int) and (code == CLOSE_NORMAL or 4000 <= code < 5000):
                     _close(ws, None, code, upstream.close_message or "")
                 else:
-                    _close(ws, error_message("worker_lost", "the streaming worker went away"), CLOSE_WORKER_LOST,
-                           "worker lost")
+                    _close(
+                        ws,
+                        error_message("worker_lost", "the streaming worker went away"),
+                        CLOSE_WORKER_LOST,
+                        "worker lost",
+                    )
 
     thread = threading.Thread(target=downstream, name="relay-down", daemon=True)
     thread.start()
@@ -125,3 +133,6 @@ def _relay(ws, upstream, worker: dict) -> None:
             except ConnectionClosed:
                 pass
         thread.join(timeout=5)
+
+
+sock.route(PATH)(stream)  # flask-sock's blueprint, attached to each app by init_app

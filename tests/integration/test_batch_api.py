@@ -1,7 +1,9 @@
 """Batch transcription end to end: HTTP API -> Redis broker -> real Celery worker -> real NeMo model."""
+
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
 
@@ -17,7 +19,7 @@ def sentence_wav(speech_dir):
 
 
 def peak_rss_mb(pid: int) -> float:
-    for line in open(f"/proc/{pid}/status"):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     raise AssertionError("no VmHWM")
@@ -30,14 +32,21 @@ def submit(client, path, **form):
 
 
 def wait_done(client, job_id, timeout=120):
-    return wait_for(lambda: (r := client.get(f"/v1/audio/transcriptions/{job_id}").get_json())["status"] in TERMINAL and r,
-                    timeout=timeout, interval=0.2, what=f"job {job_id}")
+    return wait_for(
+        lambda: (r := client.get(f"/v1/audio/transcriptions/{job_id}").get_json())["status"] in TERMINAL and r,
+        timeout=timeout,
+        interval=0.2,
+        what=f"job {job_id}",
+    )
 
 
 @pytest.mark.parametrize("fmt", ["wav", "flac", "mp3"])
 def test_job_completes_with_word_times_inside_the_audio(client, celery_worker, speech_dir, sentence_wav, fmt):
-    path = sentence_wav if fmt == "wav" else synthesize("the quick brown fox jumps over the lazy dog",
-                                                        speech_dir / f"fox44k.{fmt}", sample_rate=44100)
+    path = (
+        sentence_wav
+        if fmt == "wav"
+        else synthesize("the quick brown fox jumps over the lazy dog", speech_dir / f"fox44k.{fmt}", sample_rate=44100)
+    )
     created = submit(client, path, model=TEST_MODEL)
     assert created.status_code == 201, created.get_json()
     assert created.get_json()["status"] == "pending"
@@ -71,17 +80,26 @@ def test_segment_and_none_granularity(client, celery_worker, sentence_wav):
     assert none["words"] == [] and none["segments"] == [] and none["text"]
 
 
-def test_long_audio_is_chunked_at_silences(client, celery_worker, speech_dir):
-    """A 10-minute file transcribes in bounded memory: chunks are cut inside pauses."""
+@pytest.fixture(scope="module")
+def ten_minutes_wav(speech_dir):
     parts = []
     gap = silence(speech_dir / "gap.wav", 1.5)
     for i in range(12):
-        parts += [synthesize(f"sentence number {i} is spoken here and then the speaker pauses for a while",
-                             speech_dir / f"long{i}.wav"), gap]
+        parts += [
+            synthesize(
+                f"sentence number {i} is spoken here and then the speaker pauses for a while",
+                speech_dir / f"long{i}.wav",
+            ),
+            gap,
+        ]
     block = concatenate(parts, speech_dir / "block.wav")
-    ten_minutes = concatenate([block] * 9, speech_dir / "ten_minutes.wav")
+    return concatenate([block] * 9, speech_dir / "ten_minutes.wav")
+
+
+def test_long_audio_is_chunked_at_silences(client, celery_worker, ten_minutes_wav):
+    """A 10-minute file transcribes in bounded memory: chunks are cut inside pauses."""
     peak_before = peak_rss_mb(celery_worker.pid)
-    created = submit(client, ten_minutes, model=TEST_MODEL)
+    created = submit(client, ten_minutes_wav, model=TEST_MODEL)
     job = wait_done(client, created.get_json()["id"], timeout=600)
     assert job["status"] == "completed", job.get("error")
     # Measured on this test model: chunked at pauses the worker's peak grows ~600 MB (mostly the
@@ -94,22 +112,50 @@ def test_long_audio_is_chunked_at_silences(client, celery_worker, speech_dir):
     assert all(w["end"] <= job["duration"] for w in job["words"])
 
 
-def test_cancel_running_job_stops_it(client, celery_worker, speech_dir):
-    parts = [synthesize("a long job that will be cancelled before it finishes", speech_dir / "c.wav")] * 40
-    long_wav = concatenate(parts, speech_dir / "cancel_me.wav")
-    job_id = submit(client, long_wav, model=TEST_MODEL).get_json()["id"]
-    resp = client.delete(f"/v1/audio/transcriptions/{job_id}")
-    assert resp.status_code == 200
-    assert resp.get_json()["status"] == "cancelled"
-    # it stays cancelled: no later stage may reopen or complete it
-    import time
-    time.sleep(3)
-    job = client.get(f"/v1/audio/transcriptions/{job_id}").get_json()
-    assert job["status"] == "cancelled"
-    assert "text" not in job or not job["text"]
+def stage_of(client, job_id, name):
+    return next(s for s in client.get(f"/v1/audio/transcriptions/{job_id}").get_json()["stages"] if s["stage"] == name)
+
+
+def test_cancel_stops_a_running_job_and_revokes_a_queued_one(client, celery_worker, ten_minutes_wav, sentence_wav):
+    from core.queue import make_celery
+    from core.settings import get_settings
+
+    running = submit(client, ten_minutes_wav, model=TEST_MODEL).get_json()["id"]
+    queued = submit(client, sentence_wav, model=TEST_MODEL).get_json()["id"]
+    wait_for(
+        lambda: stage_of(client, running, "transcribe")["status"] == "running",
+        timeout=120,
+        what="the long job's transcription to start",
+    )
+
+    # the queued job is cancelled before the worker reaches it: its tasks are revoked, never run
+    assert client.delete(f"/v1/audio/transcriptions/{queued}").get_json()["status"] == "cancelled"
+    resp = client.delete(f"/v1/audio/transcriptions/{running}")
+    assert resp.status_code == 200 and resp.get_json()["status"] == "cancelled"
+
+    # the running stage notices between chunk batches and stops without decoding the rest of the file
+    transcribe = wait_for(
+        lambda: (s := stage_of(client, running, "transcribe")).get("completed_at") and s,
+        timeout=300,
+        what="the transcribe stage to stop",
+    )
+    assert transcribe["status"] == "cancelled"
+    assert transcribe["chunks_done"] < transcribe["chunks_total"], transcribe
+    job = client.get(f"/v1/audio/transcriptions/{running}").get_json()
+    assert job["status"] == "cancelled" and not job.get("text")
+    assert stage_of(client, running, "merge")["status"] == "cancelled"
+
+    celery = make_celery(get_settings())
+    wait_for(
+        lambda: celery.AsyncResult(f"{queued}.prepare").state == "REVOKED",
+        timeout=120,
+        what="the worker to drop the queued job's task as revoked",
+    )
+    assert stage_of(client, queued, "prepare").get("started_at") is None
+
     # a finished job is deleted by DELETE
-    assert client.delete(f"/v1/audio/transcriptions/{job_id}").status_code == 204
-    assert client.get(f"/v1/audio/transcriptions/{job_id}").status_code == 404
+    assert client.delete(f"/v1/audio/transcriptions/{running}").status_code == 204
+    assert client.get(f"/v1/audio/transcriptions/{running}").status_code == 404
 
 
 def test_list_paginates_newest_first(client, celery_worker, sentence_wav):

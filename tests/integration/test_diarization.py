@@ -5,6 +5,7 @@ The dialogues are espeak-ng voices that Resemblyzer tells apart (offline-assets.
 turn times. The test model's words are gibberish but carry real times, which is all speaker
 attribution needs: each word's speaker is checked against the reference turn containing it.
 """
+
 from __future__ import annotations
 
 import io
@@ -28,8 +29,12 @@ def submit(client, path, **form):
 
 
 def wait_done(client, job_id, timeout=420):
-    return wait_for(lambda: (r := client.get(f"/v1/audio/transcriptions/{job_id}").get_json())["status"] in TERMINAL
-                    and r, timeout=timeout, interval=0.25, what=f"job {job_id}")
+    return wait_for(
+        lambda: (r := client.get(f"/v1/audio/transcriptions/{job_id}").get_json())["status"] in TERMINAL and r,
+        timeout=timeout,
+        interval=0.25,
+        what=f"job {job_id}",
+    )
 
 
 def attribution(job: dict, reference: list[dict]) -> tuple[float, int]:
@@ -51,8 +56,7 @@ def two_voice(speech_dir):
 @pytest.fixture(scope="module")
 def three_voice(speech_dir):
     # A, B and E are the three most distinct voices (Resemblyzer similarity <= 0.58, docs/diarization.md)
-    script = [("A", LINES[4]), ("B", LINES[5]), ("E", LINES[6]), ("B", LINES[7]), ("A", LINES[8]),
-              ("E", LINES[9])]
+    script = [("A", LINES[4]), ("B", LINES[5]), ("E", LINES[6]), ("B", LINES[7]), ("A", LINES[8]), ("E", LINES[9])]
     return make_dialogue(speech_dir, "api_three_voices", script, gaps=[0.5, 0.6, 0.4, 0.5, 0.6])
 
 
@@ -66,9 +70,10 @@ def _check_speakers(job: dict, dialogue, expected: int):
     assert [w for s in job["segments"] for w in s["words"]] == words, "segments[].words carry the same speakers"
     for seg in job["segments"]:
         assert {w["speaker"] for w in seg["words"]} == {seg["speaker"]}
-    for a, b in zip(job["segments"], job["segments"][1:]):
-        assert a["speaker"] != b["speaker"] or b["start"] - a["end"] >= 0.8 or b["end"] - a["start"] > 15, \
+    for a, b in zip(job["segments"], job["segments"][1:], strict=False):
+        assert a["speaker"] != b["speaker"] or b["start"] - a["end"] >= 0.8 or b["end"] - a["start"] > 15, (
             "segments split only at speaker changes, pauses or the length limit"
+        )
     accuracy, scored = attribution(job, dialogue.turns)
     assert scored >= 10, f"only {scored} words fell inside reference turns"
     assert accuracy >= 0.90, f"{accuracy:.2%} of {scored} words got the right speaker"
@@ -90,14 +95,18 @@ def test_speaker_bounds_reach_the_diarizer(client, celery_worker, three_voice):
     job = wait_done(client, job_id)
     assert job["status"] == "completed", job.get("error")
     assert job["speakers"] == ["SPEAKER_00", "SPEAKER_01"]
-    bounded = wait_done(client, submit(client, three_voice.wav, model=TEST_MODEL, speaker_detection="diarize",
-                                       min_speakers=1, max_speakers=3))
+    bounded = wait_done(
+        client,
+        submit(client, three_voice.wav, model=TEST_MODEL, speaker_detection="diarize", min_speakers=1, max_speakers=3),
+    )
     _check_speakers(bounded, three_voice, 3)
 
 
 def test_segment_granularity_keeps_segment_speakers(client, celery_worker, two_voice):
-    job = wait_done(client, submit(client, two_voice.wav, model=TEST_MODEL, speaker_detection="diarize",
-                                   timestamps_granularity="segment"))
+    job = wait_done(
+        client,
+        submit(client, two_voice.wav, model=TEST_MODEL, speaker_detection="diarize", timestamps_granularity="segment"),
+    )
     assert job["status"] == "completed", job.get("error")
     assert job["words"] == [] and job["speakers"] == ["SPEAKER_00", "SPEAKER_01"]
     assert {s["speaker"] for s in job["segments"]} == {"SPEAKER_00", "SPEAKER_01"}

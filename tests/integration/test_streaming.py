@@ -1,7 +1,9 @@
 """Real-time streaming end to end: a real gunicorn streaming worker (subprocess) with the cache-aware
 test model, real Redis, the real API relay served by werkzeug, and a real WebSocket client."""
+
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -48,19 +50,30 @@ def two_utterances_wav(speech_dir) -> Path:
     return concatenate([a, gap, b, gap], speech_dir / "stream-two.wav")
 
 
-def start_worker(redis_client, log_path: Path, worker_id: str, max_sessions: int, models: str,
-                 att_context: list[int] = ATT_CONTEXT) -> dict:
+def start_worker(
+    redis_client, log_path: Path, worker_id: str, max_sessions: int, models: str, att_context: list[int] = ATT_CONTEXT
+) -> dict:
     """Start ``budgie-stream-worker`` (gunicorn gthread) in its own process group; wait for registration."""
     from budgie.localstack import start_stream_worker, wait_until
 
     port = free_port()
-    env = {**os.environ, "WORKER_ID": worker_id, "WORKER_PORT": str(port), "WORKER_HOST": "127.0.0.1",
-           "MAX_SESSIONS": str(max_sessions), "BUDGIE_STREAM_MODEL": models,
-           "BUDGIE_STREAM_ATT_CONTEXT": ",".join(map(str, att_context)), "BUDGIE_HEARTBEAT_S": "1",
-           # idle 10 s: the API relay runs in this busy pytest process, and a GIL-starved relay thread
-           # must not look like an idle client
-           "BUDGIE_REGISTRY_TTL_S": "5", "BUDGIE_STREAM_IDLE_S": "10", "BUDGIE_VAD_SILENCE_MS": "400",
-           "BUDGIE_MAX_FRAME_BYTES": "64000", "BUDGIE_TORCH_THREADS": "1"}
+    env = {
+        **os.environ,
+        "WORKER_ID": worker_id,
+        "WORKER_PORT": str(port),
+        "WORKER_HOST": "127.0.0.1",
+        "MAX_SESSIONS": str(max_sessions),
+        "BUDGIE_STREAM_MODEL": models,
+        "BUDGIE_STREAM_ATT_CONTEXT": ",".join(map(str, att_context)),
+        "BUDGIE_HEARTBEAT_S": "1",
+        # idle 10 s: the API relay runs in this busy pytest process, and a GIL-starved relay thread
+        # must not look like an idle client
+        "BUDGIE_REGISTRY_TTL_S": "5",
+        "BUDGIE_STREAM_IDLE_S": "10",
+        "BUDGIE_VAD_SILENCE_MS": "400",
+        "BUDGIE_MAX_FRAME_BYTES": "64000",
+        "BUDGIE_TORCH_THREADS": "1",
+    }
     proc = start_stream_worker(env, log_path)
     key = f"{PREFIX}:realtime:worker:{worker_id}"
     wait_until(lambda: redis_client.exists(key), proc, log_path, f"streaming worker {worker_id}", timeout=180)
@@ -76,8 +89,13 @@ def stop_worker(worker: dict) -> None:
 @pytest.fixture(scope="module")
 def worker(redis_client, test_registry, tmp_path_factory):
     """A real streaming worker process (gunicorn gthread) serving both test models."""
-    w = start_worker(redis_client, tmp_path_factory.mktemp("stream") / "worker.log", WORKER_ID, MAX_SESSIONS,
-                     f"{TEST_MODEL},{TEST_MODEL_FULL}")
+    w = start_worker(
+        redis_client,
+        tmp_path_factory.mktemp("stream") / "worker.log",
+        WORKER_ID,
+        MAX_SESSIONS,
+        f"{TEST_MODEL},{TEST_MODEL_FULL}",
+    )
     yield w
     stop_worker(w)
 
@@ -135,8 +153,9 @@ def test_worker_registers_and_heartbeats_full_identity(redis_client, worker):
     assert json.loads(entry["modes"]) == {TEST_MODEL: "cache_aware", TEST_MODEL_FULL: "buffered"}
     assert 0 < redis_client.ttl(worker["key"]) <= 5
     first = float(entry["last_heartbeat"])
-    wait_for(lambda: float(redis_client.hget(worker["key"], "last_heartbeat")) > first, timeout=10,
-             what="a newer heartbeat")
+    wait_for(
+        lambda: float(redis_client.hget(worker["key"], "last_heartbeat")) > first, timeout=10, what="a newer heartbeat"
+    )
     # a lost key comes back complete on the next beat, not as a bare timestamp
     redis_client.delete(worker["key"])
     again = wait_for(lambda: redis_client.hgetall(worker["key"]), timeout=10, what="re-registration")
@@ -170,8 +189,9 @@ def test_stream_equals_offline_transcript_with_word_times(worker, fox_wav, offli
     streamed = " ".join(f["text"] for f in finals)
     assert end["transcript"] == streamed
 
-    hyp = offline_model.transcribe([audio.astype(np.float32) / 32768.0], batch_size=1, verbose=False,
-                                   return_hypotheses=True, timestamps=True)[0]
+    hyp = offline_model.transcribe(
+        [audio.astype(np.float32) / 32768.0], batch_size=1, verbose=False, return_hypotheses=True, timestamps=True
+    )[0]
     offline_model.eval()  # NeMo's transcribe() leaves encoder/decoder/joint in train mode
     assert streamed.split() == hyp.text.split()  # greedy + same attention context => same words
 
@@ -182,7 +202,7 @@ def test_stream_equals_offline_transcript_with_word_times(worker, fox_wav, offli
     assert all(0.0 <= w["start"] <= w["end"] <= duration for w in words)
     offline_words = hyp.timestamp["word"]
     assert len(offline_words) == len(words)
-    for ours, theirs in zip(words, offline_words):  # same frames => same times (80 ms resolution)
+    for ours, theirs in zip(words, offline_words, strict=False):  # same frames => same times (80 ms resolution)
         assert abs(ours["start"] - theirs["start"]) <= 0.081, (ours, theirs)
 
 
@@ -196,15 +216,16 @@ def test_two_utterances_through_api_relay_give_vad_events_and_two_finals(api_url
     assert kinds[0] == "session.begin" and kinds[-1] == "session.end"
     starts, ends = c.of_type("vad.speech_start"), c.of_type("vad.speech_end")
     assert len(starts) >= 2 and len(ends) >= 2
-    assert all(a["timestamp"] < b["timestamp"] for a, b in zip(starts, ends))
+    assert all(a["timestamp"] < b["timestamp"] for a, b in zip(starts, ends, strict=False))
     assert any(first_len - 0.5 <= e["timestamp"] <= first_len + 0.3 for e in ends)  # the 1.5 s gap was found
     finals = c.of_type("transcript.final")
     assert len(finals) >= 2
-    for a, b in zip(finals, finals[1:]):
+    for a, b in itertools.pairwise(finals):
         assert a["end"] <= b["start"] + 1e-6
     # the endpoint in the gap committed the first utterance: a final ends in it and the next starts after it
-    assert any(f["end"] <= first_len + 1.5 + 0.08 and g["start"] >= first_len - 0.5
-               for f, g in zip(finals, finals[1:]))
+    assert any(
+        f["end"] <= first_len + 1.5 + 0.08 and g["start"] >= first_len - 0.5 for f, g in itertools.pairwise(finals)
+    )
     assert c.of_type("session.end")[0]["transcript"] == " ".join(f["text"] for f in finals)
     assert_partials_only_extend(c.messages)
 
@@ -251,13 +272,16 @@ def test_buffered_mode_for_full_context_model(worker, fox_wav):
 
 
 # -- rejections ----------------------------------------------------------------------------------
-@pytest.mark.parametrize("query,code", [
-    ("language=fr", "language_not_supported"),
-    ("model=no-such-model", "invalid_parameters"),
-    ("encoding=mp3", "invalid_parameters"),
-    ("sample_rate=96000", "invalid_parameters"),
-    ("interim_results=maybe", "invalid_parameters"),
-])
+@pytest.mark.parametrize(
+    "query,code",
+    [
+        ("language=fr", "language_not_supported"),
+        ("model=no-such-model", "invalid_parameters"),
+        ("encoding=mp3", "invalid_parameters"),
+        ("sample_rate=96000", "invalid_parameters"),
+        ("interim_results=maybe", "invalid_parameters"),
+    ],
+)
 def test_bad_parameters_close_4400_at_api_and_worker(api_url, worker, query, code):
     for base in (api_url, worker["url"]):
         c = client(f"{base}?model={TEST_MODEL}&{query}" if "model=" not in query else f"{base}?{query}")
@@ -301,8 +325,13 @@ def test_bad_input_gets_errors_and_session_survives(worker, fox_wav, redis_clien
     c.send_audio(audio[:1600].tobytes())  # audio after end
     assert c.drain(30) == 1000
     codes = [m["code"] for m in c.of_type("error")]
-    assert codes[:5] == ["invalid_audio", "invalid_message", "invalid_message", "invalid_message",
-                         "language_not_supported"]
+    assert codes[:5] == [
+        "invalid_audio",
+        "invalid_message",
+        "invalid_message",
+        "invalid_message",
+        "language_not_supported",
+    ]
     assert all(m["recoverable"] for m in c.of_type("error"))
     assert c.of_type("session.end")[0]["transcript"]  # the valid audio was still transcribed
     assert abs(c.of_type("session.end")[0]["total_audio_seconds"] - len(audio) / 16000) < 0.01
@@ -338,8 +367,7 @@ def test_worker_health_reports_no_leaked_sessions(worker):
     assert stats[TEST_MODEL]["chunks"] > 0 and stats[TEST_MODEL]["p95_ms"] is not None
 
 
-def test_dead_worker_loses_its_session_and_expires_from_the_registry(api_url, redis_client, worker, fox_wav,
-                                                                     tmp_path):
+def test_dead_worker_loses_its_session_and_expires_from_the_registry(api_url, redis_client, worker, fox_wav, tmp_path):
     """A second worker with more free slots gets the session; SIGKILL it mid-stream."""
     doomed = start_worker(redis_client, tmp_path / "doomed.log", "stream-test-doomed", 4, TEST_MODEL)
     try:

@@ -1,4 +1,5 @@
 """Bad requests are rejected at submit with a JSON error, before anything is enqueued."""
+
 from __future__ import annotations
 
 import io
@@ -45,8 +46,9 @@ def test_non_english_language_is_rejected_at_submit(client, good_wav, redis_clie
 
 
 def test_alias_resolves_and_english_variants_pass_validation(client, good_wav):
-    assert_error(post(client, good_wav, model="parakeet", language="de"), 400,
-                 contains="parakeet-0.6b only supports English")
+    assert_error(
+        post(client, good_wav, model="parakeet", language="de"), 400, contains="parakeet-0.6b only supports English"
+    )
     resp = post(client, good_wav, model=TEST_MODEL, language="en-US")
     assert resp.status_code == 201
 
@@ -57,12 +59,15 @@ def test_unknown_model_lists_the_valid_ids(client, good_wav):
     assert TEST_MODEL in body["details"]["valid_models"]
 
 
-@pytest.mark.parametrize("payload,name", [
-    (b"", "empty.wav"),
-    (b"RIFF\x24\x00\x00\x00WAVEfmt ", "truncated.wav"),
-    (b"this is just some text pretending to be audio\n" * 3, "text.wav"),
-    (bytes(range(256)) * 40, "noise.mp3"),
-])
+@pytest.mark.parametrize(
+    "payload,name",
+    [
+        (b"", "empty.wav"),
+        (b"RIFF\x24\x00\x00\x00WAVEfmt ", "truncated.wav"),
+        (b"this is just some text pretending to be audio\n" * 3, "text.wav"),
+        (bytes(range(256)) * 40, "noise.mp3"),
+    ],
+)
 def test_unreadable_files_are_rejected(client, payload, name):
     assert_error(post(client, payload, name), 400, "invalid_audio", "Unable to read audio file")
 
@@ -93,15 +98,18 @@ def test_oversized_upload_gets_413(redis_client, good_wav):
     assert_error(post(small, good_wav), 413, "payload_too_large", "File too large")
 
 
-@pytest.mark.parametrize("form,field", [
-    ({"timestamps_granularity": "char"}, "timestamps_granularity"),
-    ({"speaker_detection": "magic"}, "speaker_detection"),
-    ({"num_speakers": "0"}, "num_speakers"),
-    ({"num_speakers": "33"}, "num_speakers"),
-    ({"min_speakers": "4", "max_speakers": "2"}, "min_speakers"),
-    ({"language": "english please"}, "language"),
-    ({"colour": "blue"}, "colour"),
-])
+@pytest.mark.parametrize(
+    "form,field",
+    [
+        ({"timestamps_granularity": "char"}, "timestamps_granularity"),
+        ({"speaker_detection": "magic"}, "speaker_detection"),
+        ({"num_speakers": "0"}, "num_speakers"),
+        ({"num_speakers": "33"}, "num_speakers"),
+        ({"min_speakers": "4", "max_speakers": "2"}, "min_speakers"),
+        ({"language": "english please"}, "language"),
+        ({"colour": "blue"}, "colour"),
+    ],
+)
 def test_invalid_fields_are_rejected(client, good_wav, form, field):
     body = assert_error(post(client, good_wav, **form), 400, "invalid_request")
     assert field in body["details"]

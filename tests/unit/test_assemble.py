@@ -1,5 +1,5 @@
-from workers.assemble import assemble
 from core.transcript import make_word, transcript_from_words
+from workers.assemble import assemble
 
 WORDS = [make_word("one", 0.0, 0.3), make_word("two", 0.4, 0.7), make_word("three", 2.0, 2.4)]
 TRANSCRIPT = transcript_from_words(WORDS, 3.0)

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from tests.speech import synthesize
 from core.audio import AudioError, decode, probe
+from tests.speech import synthesize
 
 
 @pytest.mark.parametrize("ext,rate", [("wav", 16000), ("flac", 44100), ("mp3", 22050), ("ogg", 48000)])

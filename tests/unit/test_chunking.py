@@ -1,7 +1,7 @@
 import numpy as np
 
-from tests.speech import concatenate, silence, synthesize
 from core.audio import read_wav
+from tests.speech import concatenate, silence, synthesize
 from workers.engines.chunking import plan_chunks, split_long_audio
 
 
@@ -28,5 +28,5 @@ def test_real_vad_cuts_between_sentences(speech_dir):
     audio = read_wav(path)
     chunks = split_long_audio(audio, max_chunk_s=6.0)
     assert len(chunks) >= 2 and all(e - s <= 6 * 16000 for s, e in chunks)
-    energy = [float(np.abs(audio[max(0, s - 160):s + 160]).mean()) for s, _ in chunks[1:]]
+    energy = [float(np.abs(audio[max(0, s - 160) : s + 160]).mean()) for s, _ in chunks[1:]]
     assert max(energy) < 0.01, "cuts fall in silence, not in speech"

@@ -1,4 +1,5 @@
 """docker compose cannot run here (no Docker engine); check the file's wiring against the code instead."""
+
 import re
 from pathlib import Path
 

@@ -4,15 +4,15 @@ import numpy as np
 import pytest
 
 from bench.diarize import der, make_dialogue, word_accuracy
+from core.settings import get_settings
 from workers.engines.diarization import DiarizerUnavailable, EmbeddedDiarizer, SpeakerBounds, get_diarizer
 from workers.engines.diarization.clustering import cluster
 from workers.engines.diarization.embeddings import window_starts
 from workers.engines.diarization.turns import region_turns, smooth_runs
-from core.settings import get_settings
 from workers.speakers import assign_speakers
 
-
 # ---------------------------------------------------------------- pure parts
+
 
 def test_speaker_bounds_range():
     assert SpeakerBounds().range() == (1, 32)
@@ -35,7 +35,7 @@ def _agreement(labels, truth) -> float:
 
     k = max(labels.max(), truth.max()) + 1
     m = np.zeros((k, k))
-    for a, b in zip(labels, truth):
+    for a, b in zip(labels, truth, strict=False):
         m[a, b] += 1
     rows, cols = linear_sum_assignment(-m)
     return m[rows, cols].sum() / len(truth)
@@ -48,7 +48,7 @@ def test_clustering_finds_the_number_of_speakers_by_threshold():
 
 
 def test_clustering_honours_num_min_and_max():
-    x, truth = _blobs(3, 30, 0.15)
+    x, _truth = _blobs(3, 30, 0.15)
     assert len(cluster(x, SpeakerBounds(num=2))[1]) == 2
     assert len(cluster(x, SpeakerBounds(max=2))[1]) == 2
     assert len(cluster(x, SpeakerBounds(min=4))[1]) == 4
@@ -92,6 +92,7 @@ def test_region_turns_split_a_region_where_the_voice_changes():
 
 # ---------------------------------------------------------------- the real embedded diarizer
 
+
 @pytest.fixture(scope="module")
 def diarizer():
     return EmbeddedDiarizer().load()
@@ -99,10 +100,12 @@ def diarizer():
 
 @pytest.fixture(scope="module")
 def two_voices(speech_dir):
-    script = [("A", "good morning and thanks for calling how can I help you today"),
-              ("B", "hi I ordered a new laptop last week and it has not arrived"),
-              ("A", "I am sorry to hear that let me look up your order"),
-              ("B", "sure the order number is four five six seven")]
+    script = [
+        ("A", "good morning and thanks for calling how can I help you today"),
+        ("B", "hi I ordered a new laptop last week and it has not arrived"),
+        ("A", "I am sorry to hear that let me look up your order"),
+        ("B", "sure the order number is four five six seven"),
+    ]
     return make_dialogue(speech_dir, "unit_two_voices", script, gaps=[0.5, 0.3, 0.6])
 
 
@@ -130,6 +133,7 @@ def test_embedded_diarizer_on_silence_returns_no_turns(diarizer, tmp_path):
 
 # ---------------------------------------------------------------- engine selection
 
+
 def test_default_engine_is_embedded():
     assert get_diarizer(get_settings()).name == "embedded"
 
@@ -147,8 +151,9 @@ def test_pyannote_without_weights_fails_clearly(tmp_path):
 
 
 def test_pyannote_with_fallback_uses_the_embedded_diarizer():
-    settings = get_settings().replace(diarizer="pyannote", diarizer_fallback="embedded",
-                       pyannote_model="/nonexistent/pipeline")
+    settings = get_settings().replace(
+        diarizer="pyannote", diarizer_fallback="embedded", pyannote_model="/nonexistent/pipeline"
+    )
     assert get_diarizer(settings).name == "embedded"
 
 
@@ -167,7 +172,7 @@ def test_diarize_stage_fails_the_job_with_the_message(redis_client, worker_envir
 
     from core import jobstore
     from workers.diarize import diarize
-    from workers.stage import artifacts, store
+    from workers.stage import StageError, artifacts, store
 
     worker_environment(BUDGIE_DIARIZER="pyannote", BUDGIE_PYANNOTE_MODEL="/nonexistent/pyannote-pipeline")
     job_id = jobstore.new_job_id()
@@ -175,7 +180,7 @@ def test_diarize_stage_fails_the_job_with_the_message(redis_client, worker_envir
     files = artifacts(job_id)
     files.dir.mkdir(parents=True, exist_ok=True)
     shutil.copy(two_voices.wav, files.audio)
-    with pytest.raises(Exception):
+    with pytest.raises(StageError):
         diarize(job_id)
     job = store().get(job_id)
     assert job["status"] == "failed"
@@ -199,10 +204,15 @@ def test_diarize_stage_fails_the_job_with_the_message(redis_client, worker_envir
 def test_pyannote_turns_are_clipped_to_the_audio():
     from workers.engines.diarization.pyannote_engine import clip_turns
 
-    turns = [{"speaker": "A", "start": -0.2, "end": 1.0}, {"speaker": "B", "start": 9.5, "end": 10.4},
-             {"speaker": "A", "start": 10.1, "end": 10.3}]
-    assert clip_turns(turns, 10.0) == [{"speaker": "A", "start": 0.0, "end": 1.0},
-                                       {"speaker": "B", "start": 9.5, "end": 10.0}]
+    turns = [
+        {"speaker": "A", "start": -0.2, "end": 1.0},
+        {"speaker": "B", "start": 9.5, "end": 10.4},
+        {"speaker": "A", "start": 10.1, "end": 10.3},
+    ]
+    assert clip_turns(turns, 10.0) == [
+        {"speaker": "A", "start": 0.0, "end": 1.0},
+        {"speaker": "B", "start": 9.5, "end": 10.0},
+    ]
 
 
 def test_windows_straddling_a_change_are_left_out_of_clustering():

@@ -10,8 +10,8 @@ as in docs/diarization.md); skipped otherwise.
 import numpy as np
 import pytest
 
-from workers.engines.diarization import SpeakerBounds, get_diarizer
 from core.settings import get_settings
+from workers.engines.diarization import SpeakerBounds, get_diarizer
 
 pyannote_audio = pytest.importorskip("pyannote.audio", exc_type=ImportError)
 
@@ -39,12 +39,19 @@ def _save(model, spec, path):
     import lightning
     import torch
 
-    torch.save({"state_dict": model.state_dict(), "hyper_parameters": dict(model.hparams),
-                "pytorch-lightning_version": lightning.__version__,
-                "pyannote.audio": {"versions": {"pyannote.audio": pyannote_audio.__version__,
-                                                "torch": torch.__version__},
-                                   "architecture": {"module": type(model).__module__, "class": type(model).__name__},
-                                   "specifications": spec}}, path)
+    torch.save(
+        {
+            "state_dict": model.state_dict(),
+            "hyper_parameters": dict(model.hparams),
+            "pytorch-lightning_version": lightning.__version__,
+            "pyannote.audio": {
+                "versions": {"pyannote.audio": pyannote_audio.__version__, "torch": torch.__version__},
+                "architecture": {"module": type(model).__module__, "class": type(model).__name__},
+                "specifications": spec,
+            },
+        },
+        path,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -59,9 +66,14 @@ def pipeline_dir(tmp_path_factory):
         (out / sub).mkdir()
     torch.manual_seed(0)
     seg = PyanNet(sample_rate=16000, num_channels=1)
-    seg_spec = Specifications(problem=Problem.MONO_LABEL_CLASSIFICATION, resolution=Resolution.FRAME, duration=10.0,
-                              classes=[f"speaker#{i}" for i in range(3)], powerset_max_classes=2,
-                              permutation_invariant=True)
+    seg_spec = Specifications(
+        problem=Problem.MONO_LABEL_CLASSIFICATION,
+        resolution=Resolution.FRAME,
+        duration=10.0,
+        classes=[f"speaker#{i}" for i in range(3)],
+        powerset_max_classes=2,
+        permutation_invariant=True,
+    )
     seg.specifications = seg_spec
     seg.build()
     _save(seg, seg_spec, out / "segmentation" / "pytorch_model.bin")
@@ -70,10 +82,18 @@ def pipeline_dir(tmp_path_factory):
     emb.specifications = emb_spec
     _save(emb, emb_spec, out / "embedding" / "pytorch_model.bin")
     rng = np.random.default_rng(0)
-    np.savez(out / "plda" / "xvec_transform.npz", mean1=rng.normal(size=256), mean2=rng.normal(size=128),
-             lda=rng.normal(size=(256, 128)))
-    np.savez(out / "plda" / "plda.npz", mu=rng.normal(size=128), tr=np.eye(128) + 0.01 * rng.normal(size=(128, 128)),
-             psi=np.abs(rng.normal(size=128)) + 0.1)
+    np.savez(
+        out / "plda" / "xvec_transform.npz",
+        mean1=rng.normal(size=256),
+        mean2=rng.normal(size=128),
+        lda=rng.normal(size=(256, 128)),
+    )
+    np.savez(
+        out / "plda" / "plda.npz",
+        mu=rng.normal(size=128),
+        tr=np.eye(128) + 0.01 * rng.normal(size=(128, 128)),
+        psi=np.abs(rng.normal(size=128)) + 0.1,
+    )
     (out / "config.yaml").write_text(CONFIG)
     return out
 

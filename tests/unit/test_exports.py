@@ -1,5 +1,7 @@
 """Transcript exports: subtitle rules (parsed back with the srt and webvtt-py libraries) and the HTTP route."""
+
 import io
+import itertools
 import json
 
 import pytest
@@ -8,8 +10,8 @@ import webvtt
 
 from app.services.exports import Options, build_cues, render, wrap
 from core import jobstore
-from workers.assemble import assemble
 from core.transcript import make_word, transcript_from_words
+from workers.assemble import assemble
 
 
 def _words(text: str, start: float, per_word: float = 0.3, gap: float = 0.05):
@@ -37,11 +39,11 @@ def parse_vtt(body: str):
 
 
 def test_wrap_never_splits_words_and_balances_lines():
-    assert wrap("a bb ccc dddd".split(), 6) == ["a bb", "ccc", "dddd"]
+    assert wrap(["a", "bb", "ccc", "dddd"], 6) == ["a bb", "ccc", "dddd"]
     assert wrap(["supercalifragilistic", "x"], 5) == ["supercalifragilistic", "x"]
-    lines = wrap("good morning and thanks for calling the support".split(), 42)
+    lines = wrap(["good", "morning", "and", "thanks", "for", "calling", "the", "support"], 42)
     assert len(lines) == 2 and abs(len(lines[0]) - len(lines[1])) <= 8, lines
-    assert wrap("short line".split(), 42) == ["short line"]
+    assert wrap(["short", "line"], 42) == ["short line"]
 
 
 def test_a_long_segment_is_shared_evenly_between_cues():
@@ -63,7 +65,7 @@ def test_srt_parses_and_obeys_line_rules_and_speakers():
         assert (sub.end - sub.start).total_seconds() <= 6.0 + 1e-6
         assert sub.end > sub.start
     assert [s.index for s in subs] == list(range(1, len(subs) + 1))
-    assert all(a.end <= b.start for a, b in zip(subs, subs[1:])), "cues must not overlap"
+    assert all(a.end <= b.start for a, b in itertools.pairwise(subs)), "cues must not overlap"
     assert subs[0].content.startswith("[SPEAKER_00]") and subs[-1].content.startswith("[SPEAKER_01]")
     spoken = " ".join(s.content.replace("\n", " ") for s in subs)
     assert spoken.replace("[SPEAKER_00] ", "").replace("[SPEAKER_01] ", "") == RESULT["text"]
@@ -140,6 +142,7 @@ def test_empty_transcript_exports_parse():
 
 # ---------------------------------------------------------------- the HTTP route (real Redis, no worker)
 
+
 @pytest.fixture()
 def jobs(app):
     from app.extensions import jobs as get_jobs
@@ -158,8 +161,10 @@ def _job(jobs, status, result=None):
     return job_id
 
 
-@pytest.mark.parametrize("fmt,mime", [("txt", "text/plain"), ("json", "application/json"),
-                                      ("srt", "application/x-subrip"), ("vtt", "text/vtt")])
+@pytest.mark.parametrize(
+    "fmt,mime",
+    [("txt", "text/plain"), ("json", "application/json"), ("srt", "application/x-subrip"), ("vtt", "text/vtt")],
+)
 def test_export_route_serves_each_format(client, jobs, fmt, mime):
     job_id = _job(jobs, jobstore.COMPLETED, RESULT)
     resp = client.get(f"/v1/audio/transcriptions/{job_id}/export/{fmt}")
@@ -171,8 +176,9 @@ def test_export_route_serves_each_format(client, jobs, fmt, mime):
 
 def test_export_route_query_parameters(client, jobs):
     job_id = _job(jobs, jobstore.COMPLETED, RESULT)
-    body = client.get(f"/v1/audio/transcriptions/{job_id}/export/srt?max_line_length=16&max_lines=1"
-                      f"&include_speakers=false").get_data(as_text=True)
+    body = client.get(
+        f"/v1/audio/transcriptions/{job_id}/export/srt?max_line_length=16&max_lines=1&include_speakers=false"
+    ).get_data(as_text=True)
     subs = parse_srt(body)
     assert subs and all(len(s.content) <= 16 and "\n" not in s.content and "SPEAKER" not in s.content for s in subs)
     bad = client.get(f"/v1/audio/transcriptions/{job_id}/export/srt?max_lines=0")

@@ -1,4 +1,5 @@
 """The DAG builder: stage plans and the Celery canvas they become."""
+
 from dataclasses import replace
 
 from core.catalog import registry
@@ -20,8 +21,12 @@ def test_parakeet_never_gets_align():
 
 
 def test_align_only_when_words_are_wanted_from_a_model_without_them():
-    assert plan_stages({"timestamps_granularity": "word"}, NO_WORD_TIMES).stages == \
-        ("prepare", "transcribe", "align", "merge")
+    assert plan_stages({"timestamps_granularity": "word"}, NO_WORD_TIMES).stages == (
+        "prepare",
+        "transcribe",
+        "align",
+        "merge",
+    )
     assert "align" not in plan_stages({"timestamps_granularity": "segment"}, NO_WORD_TIMES).stages
 
 

@@ -22,8 +22,10 @@ def test_unknown_model_lists_valid_ids():
     assert "parakeet-0.6b" in err.value.valid and "whisper-large" in str(err.value)
 
 
-@pytest.mark.parametrize("lang,ok", [("en", True), ("EN-gb", True), ("auto", True), ("", True), (None, True),
-                                     ("fr", False), ("de-DE", False)])
+@pytest.mark.parametrize(
+    "lang,ok",
+    [("en", True), ("EN-gb", True), ("auto", True), ("", True), (None, True), ("fr", False), ("de-DE", False)],
+)
 def test_language_support(lang, ok):
     entry = load_registry().resolve("parakeet-0.6b")
     assert entry.supports_language(lang) is ok
@@ -58,10 +60,14 @@ def test_invalid_streaming_mode_is_refused(tmp_path):
 
 def test_timestamp_shift_is_read_and_validated(tmp_path):
     good = tmp_path / "good.yaml"
-    good.write_text("models: [{id: x, engine: parakeet, source: {hub: a/b}, timestamp_shift_s: {start: -0.4, end: -0.1}}]")
+    good.write_text(
+        "models: [{id: x, engine: parakeet, source: {hub: a/b}, timestamp_shift_s: {start: -0.4, end: -0.1}}]"
+    )
     assert _read([good]).resolve("x").timestamp_shift_s == (-0.4, -0.1)
     assert load_registry().resolve("parakeet-0.6b").timestamp_shift_s == (0.0, 0.0)
     bad = tmp_path / "bad.yaml"
-    bad.write_text("models: [{id: x, engine: parakeet, source: {hub: a/b}, timestamp_shift_s: {start: 0.1, end: -0.3}}]")
+    bad.write_text(
+        "models: [{id: x, engine: parakeet, source: {hub: a/b}, timestamp_shift_s: {start: 0.1, end: -0.3}}]"
+    )
     with pytest.raises(ValueError, match="timestamp_shift_s"):
         _read([bad])

@@ -1,7 +1,8 @@
 """Word-level speaker attribution (workers.speakers) and its use in assemble()."""
+
+from core.transcript import make_word, transcript_from_words
 from workers.assemble import assemble
 from workers.speakers import assign_speakers, relabel, smooth_turns
-from core.transcript import make_word, transcript_from_words
 
 
 def W(text, start, end):
@@ -119,16 +120,19 @@ def test_many_words_and_turns_stay_fast():
 
 # ---------------------------------------------------------------- assemble with turns
 
-TRANSCRIPT = transcript_from_words([W("hi", 0.0, 0.3), W("there", 0.35, 0.7), W("hello", 0.9, 1.2),
-                                    W("back", 1.25, 1.6)], 2.0)
+TRANSCRIPT = transcript_from_words(
+    [W("hi", 0.0, 0.3), W("there", 0.35, 0.7), W("hello", 0.9, 1.2), W("back", 1.25, 1.6)], 2.0
+)
 TURNS = [T("x", 0.0, 0.8), T("y", 0.8, 1.7)]
 
 
 def test_assemble_splits_segments_at_speaker_changes_and_lists_speakers():
     result = assemble(TRANSCRIPT, "word", TURNS)
     assert result["speakers"] == ["SPEAKER_00", "SPEAKER_01"]
-    assert [(s["speaker"], s["text"]) for s in result["segments"]] == [("SPEAKER_00", "hi there"),
-                                                                       ("SPEAKER_01", "hello back")]
+    assert [(s["speaker"], s["text"]) for s in result["segments"]] == [
+        ("SPEAKER_00", "hi there"),
+        ("SPEAKER_01", "hello back"),
+    ]
     assert speakers(result["words"]) == ["SPEAKER_00", "SPEAKER_00", "SPEAKER_01", "SPEAKER_01"]
     assert [w for s in result["segments"] for w in s["words"]] == result["words"]
 

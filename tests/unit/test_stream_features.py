@@ -1,4 +1,5 @@
 """The incremental featurizer reproduces NeMo's offline log-mel features exactly, however audio is split."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -27,7 +28,7 @@ def test_streamed_features_equal_offline(model, seed, n):
     parts, i = [], 0
     while i < n:
         step = int(rng.integers(1, 2500))
-        parts.append(feat.push(audio[i:i + step]))
+        parts.append(feat.push(audio[i : i + step]))
         i += step
     parts.append(feat.finish())
     ours = torch.cat(parts, dim=1)

@@ -1,4 +1,5 @@
 """Worker selection from real Redis hashes and the worker's own heartbeat writer."""
+
 from __future__ import annotations
 
 import json
@@ -6,16 +7,22 @@ import os
 import time
 
 from app.ws.routing import live_workers
-from tests.conftest import wait_for
 from core.heartbeat import Heartbeat
 from core.keys import Keys
+from tests.conftest import wait_for
 
 PREFIX = "budgie-test-routing"
 
 
 def put(r, wid, **fields):
-    base = {"status": "ready", "endpoint": f"ws://h/{wid}", "capacity": 4, "active_sessions": 0,
-            "models": json.dumps(["m1"]), "last_heartbeat": time.time()}
+    base = {
+        "status": "ready",
+        "endpoint": f"ws://h/{wid}",
+        "capacity": 4,
+        "active_sessions": 0,
+        "models": json.dumps(["m1"]),
+        "last_heartbeat": time.time(),
+    }
     base.update(fields)
     r.hset(f"{PREFIX}:realtime:worker:{wid}", mapping=base)
 
@@ -40,8 +47,14 @@ def test_registration_rewrites_full_identity_with_ttl(redis_client):
 
     def identity():
         calls.append(1)
-        return {"worker_id": "w", "status": "ready", "endpoint": "ws://x:1", "capacity": 2,
-                "active_sessions": len(calls) % 2, "models": ["m1"]}
+        return {
+            "worker_id": "w",
+            "status": "ready",
+            "endpoint": "ws://x:1",
+            "capacity": 2,
+            "active_sessions": len(calls) % 2,
+            "models": ["m1"],
+        }
 
     reg = Heartbeat(os.environ["REDIS_URL"], Keys(PREFIX).realtime_worker("w"), identity, interval_s=0.2, ttl_s=3)
     reg.start()

@@ -1,4 +1,5 @@
 """The scheduler with real sessions, stepper and VAD: batching, isolation of a broken session, flush/end."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -14,9 +15,9 @@ def parts(test_model_paths, speech_dir):
     from nemo.collections.asr.models import ASRModel
 
     from tests.speech import synthesize
+    from workers.engines.wordtimes import Detokenizer
     from workers.streaming.engine import streaming_decoding
     from workers.streaming.stepper import CacheAwareStepper
-    from workers.engines.wordtimes import Detokenizer
     from workers.streaming.vad import load_model
 
     model = ASRModel.restore_from(str(test_model_paths[TEST_MODEL]), map_location="cpu").eval()
@@ -106,7 +107,7 @@ def test_flush_then_end_gives_finals_on_one_clock(parts):
     finals = [m for m in msgs if m["type"] == "transcript.final"]
     assert len(finals) >= 2
     assert finals[0]["end"] <= half / 16000 + 1e-3 <= finals[-1]["start"] + 0.08  # times rounded to ms
-    end = [m for m in msgs if m["type"] == "session.end"][0]
+    end = next(m for m in msgs if m["type"] == "session.end")
     assert end["total_audio_seconds"] == pytest.approx(len(audio) / 16000, abs=1e-3)
     assert not np.isnan(end["total_audio_seconds"])
     scheduler.vad.stop()
@@ -118,8 +119,8 @@ def shipped(speech_dir):
     from nemo.collections.asr.models import ASRModel
 
     from core.catalog import registry
-    from workers.streaming.engine import streaming_decoding
     from workers.engines.wordtimes import Detokenizer
+    from workers.streaming.engine import streaming_decoding
     from workers.streaming.vad import load_model
 
     model = ASRModel.restore_from(registry().resolve("parakeet-tiny-en").path, map_location="cpu").eval()
@@ -133,30 +134,38 @@ def test_scheduler_transcript_equals_offline_when_audio_trickles_in(shipped, spe
     """Audio arrives in 100 ms frames with a tick after each, so the first chunk is often stepped while
     less than a full steady chunk is waiting: that remainder must wait, not be stepped as a full chunk."""
     from core.protocol import SessionParams
+    from tests.speech import synthesize
     from workers.streaming.scheduler import Scheduler
     from workers.streaming.session import Session
     from workers.streaming.stepper import CacheAwareStepper
     from workers.streaming.vad import Endpointer
-    from tests.speech import synthesize
 
     model, detok, vad_model = shipped
     stepper = CacheAwareStepper(model, ctx)
     scheduler = Scheduler(stepper)
     scheduler.vad.start()
-    texts = ["we have seen the light at the end", "there is no such thing as fortune",
-             "you must learn to tell what the river will"]
+    texts = [
+        "we have seen the light at the end",
+        "there is no such thing as fortune",
+        "you must learn to tell what the river will",
+    ]
     try:
         for k, text in enumerate(texts):
             audio, _ = sf.read(synthesize(text, speech_dir / f"trickle{k}.wav", voice="en-us+m3"), dtype="int16")
             with torch.inference_mode():
                 hyp = model.transcribe([audio.astype(np.float32) / 32768], batch_size=1, verbose=False)[0]
-            s = Session(SessionParams("parakeet-tiny-en", "en", "pcm_s16le", 16000, True, True), stepper,
-                        Endpointer(vad_model), detok, 1 << 20)
+            s = Session(
+                SessionParams("parakeet-tiny-en", "en", "pcm_s16le", 16000, True, True),
+                stepper,
+                Endpointer(vad_model),
+                detok,
+                1 << 20,
+            )
             for i in range(0, len(audio), 1600):
-                s.on_binary(audio[i:i + 1600].tobytes())
+                s.on_binary(audio[i : i + 1600].tobytes())
                 scheduler.tick([s])
             s.on_text('{"type": "end"}')
-            run(scheduler, [s], lambda: s.finished, limit=20000)
+            run(scheduler, [s], lambda s=s: s.finished, limit=20000)
             assert hyp.text.strip(), "the shipped model should say something for clear speech"
             assert s.transcript() == hyp.text.strip()
     finally:

@@ -1,4 +1,5 @@
 """Batched cache-aware stepping gives exactly the offline greedy tokens, for every batch size."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -35,14 +36,14 @@ def run_streams(stepper, audios: list[np.ndarray], piece: int = 1000):
     frames = [[] for _ in audios]
     batch_sizes = []
     for i in range(0, max(map(len, audios)), piece):
-        for s, a in zip(states, audios):
+        for s, a in zip(states, audios, strict=False):
             if i < len(a):
-                stepper.add_audio(s, a[i:i + piece])
+                stepper.add_audio(s, a[i : i + piece])
         for first in (True, False):
             group = [k for k, s in enumerate(states) if stepper.ready(s) and (s.step == 0) == first]
             if group:
                 batch_sizes.append(len(group))
-                for k, out in zip(group, stepper.step([states[k] for k in group])):
+                for k, out in zip(group, stepper.step([states[k] for k in group]), strict=False):
                     tokens[k] += out.token_ids
                     frames[k] += out.frames
     for k, s in enumerate(states):
@@ -68,11 +69,12 @@ def test_cache_aware_stream_equals_offline_in_a_batch(test_model_paths, audio, c
     tokens, frames, batch_sizes = run_streams(stepper, audios)
     assert max(batch_sizes) >= 2  # sessions really were stepped together
     with torch.inference_mode():
-        for a, toks, frs in zip(audios, tokens, frames):
+        for a, toks, frs in zip(audios, tokens, frames, strict=False):
             feats, flen = model.preprocessor(input_signal=torch.from_numpy(a)[None], length=torch.tensor([len(a)]))
             enc, elen = model.encoder(audio_signal=feats, length=flen)
-            hyp = model.decoding.rnnt_decoder_predictions_tensor(encoder_output=enc, encoded_lengths=elen,
-                                                                 return_hypotheses=True)[0]
+            hyp = model.decoding.rnnt_decoder_predictions_tensor(
+                encoder_output=enc, encoded_lengths=elen, return_hypotheses=True
+            )[0]
             assert toks == hyp.y_sequence.tolist()
             assert frs == hyp.timestamp.tolist()  # absolute encoder frames, not per-chunk
     assert frames[0] == sorted(frames[0])

@@ -1,5 +1,8 @@
 """Words, partials and finals built from streamed tokens (real SentencePiece tokenizer of the test model)."""
+
 from __future__ import annotations
+
+import itertools
 
 import pytest
 
@@ -26,7 +29,7 @@ def test_words_group_pieces_and_use_frame_times(detok):
     words = detok.words(ids, frames, 0.08, offset_s=1.0)
     assert [w["text"] for w in words] == ["the", "quick", "brown", "fox"]
     assert words[0]["start"] == 1.0
-    assert all(a["end"] <= b["start"] for a, b in zip(words, words[1:]))
+    assert all(a["end"] <= b["start"] for a, b in itertools.pairwise(words))
     assert words[-1]["end"] == round(1.0 + (frames[-1] + 1) * 0.08, 3)
     clamped = detok.words(ids, frames, 0.08, offset_s=0.0, limit_s=0.2)
     assert all(w["end"] <= 0.2 for w in clamped)
@@ -78,7 +81,7 @@ def test_timestamp_shift_moves_and_clamps_words(detok):
     frames = [10, 20, 30, 40]
     plain = detok.words(ids, frames, 0.08, offset_s=0.0)
     moved = shifted.words(ids, frames, 0.08, offset_s=0.0, limit_s=3.0)
-    for a, b in zip(plain, moved):
+    for a, b in zip(plain, moved, strict=False):
         assert b["start"] == round(max(0.0, a["start"] - 0.5), 3)
         assert b["end"] == min(round(a["end"] - 0.2, 3), 3.0) and b["end"] >= b["start"]
     assert [w["start"] for w in moved] == sorted(w["start"] for w in moved)
@@ -93,8 +96,10 @@ def test_shifted_words_never_overlap(detok):
     frames = [10 + 2 * k for k in range(len(ids))]  # one piece every 160 ms
     words = shifted.words(ids, frames, 0.08, offset_s=0.0, limit_s=9.0)
     assert len(words) == 4
-    for word, following in zip(words, words[1:]):
+    for word, following in itertools.pairwise(words):
         assert word["start"] <= word["end"] <= following["start"]
     raw = detok.words(ids, frames, 0.08, offset_s=0.0)
-    assert any(w["end"] < round(r["end"] - 0.2, 3) for w, r in zip(words, raw)), "no end was cut at its successor"
+    assert any(w["end"] < round(r["end"] - 0.2, 3) for w, r in zip(words, raw, strict=False)), (
+        "no end was cut at its successor"
+    )
     assert words[-1]["end"] == round((frames[-1] + 1) * 0.08 - 0.2, 3)  # the last word keeps its shifted end

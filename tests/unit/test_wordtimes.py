@@ -1,5 +1,7 @@
 """The one word-time function batch and streaming share: the registry's shift, clamps and sequencing."""
 
+import itertools
+
 import pytest
 
 from core.transcript import make_word
@@ -13,8 +15,10 @@ def words(*spans):
 
 
 def in_order(ws):
-    return all(a["start"] <= b["start"] and a["end"] <= b["start"] and a["start"] <= a["end"]
-               for a, b in zip(ws, ws[1:]))
+    return all(
+        a["start"] <= b["start"] and a["end"] <= b["start"] and a["start"] <= a["end"]
+        for a, b in itertools.pairwise(ws)
+    )
 
 
 def test_words_clamped_to_the_start_of_the_audio_keep_a_length():

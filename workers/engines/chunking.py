@@ -5,6 +5,7 @@ transcribes files longer than ``max_chunk_s`` as independent chunks cut inside p
 Silero VAD (and hard-cut only inside speech longer than a chunk), then offsets word times.
 Silence between chunks is never sent to the model.
 """
+
 from __future__ import annotations
 
 import numpy as np

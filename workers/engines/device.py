@@ -1,4 +1,5 @@
 """Device policy: CUDA when present; the CPU only when configured or when the model is CPU-capable."""
+
 from __future__ import annotations
 
 from registry import ModelEntry

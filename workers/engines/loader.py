@@ -1,6 +1,8 @@
 """Load a registry entry's NeMo model once per process, from the hub or from a local .nemo file."""
+
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 
@@ -29,6 +31,7 @@ def load_nemo_model(entry: ModelEntry, device: str):
     if entry.path:
         if not os.path.exists(entry.path):
             raise ModelLoadError(f"Model {entry.id}: weights file {entry.path} does not exist")
+        verify_sha256(entry)
         model = ASRModel.restore_from(entry.path, map_location=map_location)
     else:
         try:
@@ -39,6 +42,20 @@ def load_nemo_model(entry: ModelEntry, device: str):
     if hasattr(model, "cur_decoder"):  # hybrid RNNT+CTC: Budgie serves the RNNT head
         model.change_decoding_strategy(decoder_type="rnnt", verbose=False)
     return model
+
+
+def verify_sha256(entry: ModelEntry) -> None:
+    """Refuse a local weights file whose sha256 differs from the registry's (damaged, truncated or swapped)."""
+    if not entry.sha256 or not entry.path:
+        return
+    digest = hashlib.sha256()
+    with open(entry.path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    if digest.hexdigest() != entry.sha256.lower():
+        raise ModelLoadError(
+            f"Model {entry.id}: {entry.path} has sha256 {digest.hexdigest()}, but the registry expects {entry.sha256}"
+        )
 
 
 def get_model(entry: ModelEntry, configured_device: str = "auto"):

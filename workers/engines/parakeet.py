@@ -1,9 +1,11 @@
 """The Parakeet engine: NeMo FastConformer-RNNT offline transcription with native word times."""
+
 from __future__ import annotations
 
 import copy
 import logging
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -77,27 +79,40 @@ def detokenizer(model: Any, timestamp_shift: tuple[float, float]) -> Detokenizer
     return detok
 
 
-def transcribe_audio(model: Any, audio: np.ndarray, *, max_chunk_s: float = 60.0, batch_size: int = 4,
-                     language: str = "en", timestamp_shift: tuple[float, float] = (0.0, 0.0)) -> Transcript:
+def transcribe_audio(
+    model: Any,
+    audio: np.ndarray,
+    *,
+    max_chunk_s: float = 60.0,
+    batch_size: int = 4,
+    language: str = "en",
+    timestamp_shift: tuple[float, float] = (0.0, 0.0),
+    on_progress: Callable[[int, int, list[Word]], None] | None = None,
+) -> Transcript:
     """Transcribe 16 kHz mono float32 ``audio`` and return a Budgie transcript dict.
 
     ``timestamp_shift`` is the registry's measured (start, end) correction of the model's word times.
+    Chunks are decoded ``batch_size`` at a time; after each batch ``on_progress(done, total, words)``
+    is called with the words so far, and may raise to stop (a cancelled job).
     """
     import torch
 
     duration = len(audio) / SAMPLE_RATE
     chunks = [c for c in split_long_audio(audio, max_chunk_s) if c[1] - c[0] >= SAMPLE_RATE // 10]
     frame_s = frame_seconds(model)
+    detok = detokenizer(model, timestamp_shift)
     words: list[Word] = []
-    if chunks:
-        pieces = [np.ascontiguousarray(audio[s:e], dtype=np.float32) for s, e in chunks]
+    for first in range(0, len(chunks), batch_size):
+        batch = chunks[first : first + batch_size]
+        pieces = [np.ascontiguousarray(audio[s:e], dtype=np.float32) for s, e in batch]
         with torch.inference_mode():
             hyps = model.transcribe(pieces, batch_size=batch_size, return_hypotheses=True, verbose=False)
         if isinstance(hyps, tuple):  # some NeMo versions return (best, all)
             hyps = hyps[0]
-        detok = detokenizer(model, timestamp_shift)
-        for (start, end), hyp in zip(chunks, hyps, strict=True):
+        for (start, end), hyp in zip(batch, hyps, strict=True):
             words.extend(words_from_hypothesis(hyp, detok, start / SAMPLE_RATE, frame_s, end / SAMPLE_RATE))
         words = in_sequence(words, duration)  # chunks cut in pauses overlap by their padding
+        if on_progress is not None:
+            on_progress(first + len(batch), len(chunks), words)
     logger.info("transcribed %.1fs of audio in %d chunk(s): %d words", duration, len(chunks), len(words))
     return transcript_from_words(words, duration, language)

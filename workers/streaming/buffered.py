@@ -7,6 +7,7 @@ decoder state carried from the previous chunk, so words are neither repeated nor
 cost per step is bounded (it never grows with the utterance). Windows of all ready sessions are
 padded to one length and encoded in one batched pass.
 """
+
 from __future__ import annotations
 
 import logging
@@ -14,11 +15,10 @@ import logging
 import numpy as np
 import torch
 
-from workers.streaming.stepper import StepOutput, StreamState, _as_list, _ensure_eval
 from core.audio import SAMPLE_RATE
+from workers.streaming.stepper import StepOutput, StreamState, _as_list, _ensure_eval
 
 logger = logging.getLogger(__name__)
-
 
 
 class BufferedStepper:
@@ -32,8 +32,8 @@ class BufferedStepper:
         hop = float(model.cfg.preprocessor.window_stride)
         self.subsampling = int(model.cfg.encoder.get("subsampling_factor", 8))
         self.frame_s = hop * self.subsampling
-        self.frame_samples = int(round(self.frame_s * SAMPLE_RATE))
-        snap = lambda s: max(1, int(round(s / self.frame_s))) * self.frame_samples  # noqa: E731
+        self.frame_samples = round(self.frame_s * SAMPLE_RATE)
+        snap = lambda s: max(1, round(s / self.frame_s)) * self.frame_samples  # noqa: E731
         self.left, self.chunk, self.right = snap(left_s), snap(chunk_s), snap(right_s)
         self.chunk_ms = round(1000 * self.chunk / SAMPLE_RATE)
         self.att_context_size = None
@@ -70,7 +70,7 @@ class BufferedStepper:
             x = s.extras
             start = max(0, s.consumed - self.left)
             end = x["base"] + x["audio"].size if last else s.consumed + self.chunk + self.right
-            windows.append(x["audio"][start - x["base"]: end - x["base"]])
+            windows.append(x["audio"][start - x["base"] : end - x["base"]])
             new = (x["base"] + x["audio"].size - s.consumed) if last else self.chunk
             spans.append((start, new))
         lengths = torch.tensor([w.size for w in windows], dtype=torch.int64)
@@ -84,8 +84,9 @@ class BufferedStepper:
         batch = torch.zeros(len(live), int(lengths[live].max()))
         for row, i in enumerate(live):
             batch[row, : windows[i].size] = torch.from_numpy(windows[i])
-        feats, feat_len = self.model.preprocessor(input_signal=batch.to(self._device),
-                                                  length=lengths[live].to(self._device))
+        feats, feat_len = self.model.preprocessor(
+            input_signal=batch.to(self._device), length=lengths[live].to(self._device)
+        )
         encoded, enc_len = self.model.encoder(audio_signal=feats, length=feat_len)
         sel, sel_len = [], []
         for row, i in enumerate(live):
@@ -93,19 +94,26 @@ class BufferedStepper:
             first = (s.consumed - start) // self.frame_samples
             n = -(-new // self.frame_samples) if last else new // self.frame_samples
             n = max(0, min(n, int(enc_len[row]) - first))
-            sel.append(encoded[row, :, first: first + n])
+            sel.append(encoded[row, :, first : first + n])
             sel_len.append(n)
         width = max(1, max(sel_len))
         enc = torch.zeros(len(live), encoded.shape[1], width, device=encoded.device)
         for row, piece in enumerate(sel):
             enc[row, :, : piece.shape[1]] = piece
         group = [states[i] for i in live]
-        prev = [Hypothesis(score=0.0, y_sequence=None, dec_state=s.dec_state, timestamp=None, length=0)
-                if s.dec_state is not None else None for s in group]
+        prev = [
+            Hypothesis(score=0.0, y_sequence=None, dec_state=s.dec_state, timestamp=None, length=0)
+            if s.dec_state is not None
+            else None
+            for s in group
+        ]
         hyps = self.model.decoding.rnnt_decoder_predictions_tensor(
-            encoder_output=enc, encoded_lengths=torch.tensor(sel_len, device=enc.device),
-            return_hypotheses=True, partial_hypotheses=None if all(p is None for p in prev) else prev)
-        for row, (i, s) in enumerate(zip(live, group)):
+            encoder_output=enc,
+            encoded_lengths=torch.tensor(sel_len, device=enc.device),
+            return_hypotheses=True,
+            partial_hypotheses=None if all(p is None for p in prev) else prev,
+        )
+        for row, (i, s) in enumerate(zip(live, group, strict=False)):
             hyp = hyps[row]
             s.dec_state = hyp.dec_state
             ids = _as_list(hyp.y_sequence)

@@ -1,11 +1,12 @@
 """Load a registry entry for streaming: the process-wide NeMo model plus the stepper its mode needs."""
+
 from __future__ import annotations
 
 import copy
 import logging
 
-from registry import ModelEntry
 from core.settings import Settings
+from registry import ModelEntry
 
 logger = logging.getLogger(__name__)
 
@@ -55,13 +56,18 @@ def build_stepper(entry: ModelEntry, config: Settings, model=None):
     if config.stream_quantize:
         quantize_encoder(model, config.stream_quantize)
     if entry.streaming == "cache_aware":
-        ctx = config.stream_att_context
+        ctx = list(config.stream_att_context) if config.stream_att_context else None
         supported = [list(c) for c in getattr(model.encoder, "att_context_size_all", [])]
         if ctx and supported and list(ctx) not in supported:
-            logger.warning("model %s does not support att_context_size=%s (supports %s); using %s",
-                           entry.id, ctx, supported, supported[0])
+            logger.warning(
+                "model %s does not support att_context_size=%s (supports %s); using %s",
+                entry.id,
+                ctx,
+                supported,
+                supported[0],
+            )
             ctx = supported[0]
-        stepper = CacheAwareStepper(model, ctx)
+        stepper: CacheAwareStepper | BufferedStepper = CacheAwareStepper(model, ctx)
     else:
         stepper = BufferedStepper(model, config.stream_left_s, config.stream_chunk_s, config.stream_right_s)
     logger.info("streaming %s in %s mode, %d ms chunks", entry.id, stepper.mode, stepper.chunk_ms)

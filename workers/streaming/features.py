@@ -7,6 +7,7 @@ and takes a 512-point STFT every 160 samples. Frame ``i`` therefore depends on s
 we keep the pre-emphasised tail and emit every frame whose window is complete, and at the end of a
 stream pad with the same zeros the offline path uses. Nothing already featurised is recomputed.
 """
+
 from __future__ import annotations
 
 import logging
@@ -43,7 +44,7 @@ class StreamingFeaturizer:
         """Start a new stream: the next sample is sample 0."""
         self._buf = np.zeros(self.pad, dtype=np.float32)  # pre-emphasised samples from the left pad on
         self._buf_start = -self.pad  # stream index of _buf[0]
-        self._last = None  # last raw sample, for pre-emphasis across pushes
+        self._last: float | None = None  # last raw sample, for pre-emphasis across pushes
         self.samples = 0  # raw samples received
         self.frames = 0  # frames emitted
 
@@ -78,10 +79,17 @@ class StreamingFeaturizer:
         if n <= 0:
             return torch.zeros(self.fb.shape[1], 0)
         first = self.frames * self.hop - self.pad - self._buf_start
-        span = self._buf[first: first + (n - 1) * self.hop + self.n_fft]
+        span = self._buf[first : first + (n - 1) * self.hop + self.n_fft]
         x = torch.from_numpy(np.ascontiguousarray(span))
-        spec = torch.stft(x, n_fft=self.n_fft, hop_length=self.hop, win_length=self.win_length, center=False,
-                          window=self.window, return_complex=True)
+        spec = torch.stft(
+            x,
+            n_fft=self.n_fft,
+            hop_length=self.hop,
+            win_length=self.win_length,
+            center=False,
+            window=self.window,
+            return_complex=True,
+        )
         x = torch.view_as_real(spec)
         x = torch.sqrt(x.pow(2).sum(-1))
         if self.mag_power != 1.0:

@@ -2,6 +2,7 @@
 that have a full chunk in one batched forward pass (one per phase), then emit partials, finals
 and endpoints. Socket threads only enqueue, so inference never blocks another session's reads.
 """
+
 from __future__ import annotations
 
 import logging
@@ -10,8 +11,8 @@ import threading
 import time
 from collections import deque
 
-from core.protocol import CLOSE_INTERNAL, CLOSE_NORMAL, error_message
 from core.logs import log_context
+from core.protocol import CLOSE_INTERNAL, CLOSE_NORMAL, error_message
 from workers.streaming import vad
 from workers.streaming.session import SAMPLE_RATE, Session
 
@@ -44,12 +45,21 @@ class Stats:
         def pick(values, q):
             return round(1000 * values[min(len(values) - 1, int(q * len(values)))], 1) if values else None
 
-        return {"chunks": len(lat), "p50_ms": pick(lat, 0.5), "p95_ms": pick(lat, 0.95), "max_ms": pick(lat, 1.0),
-                "wait_p50_ms": pick(waits, 0.5), "wait_p95_ms": pick(waits, 0.95),
-                "step_p50_ms": pick(steps, 0.5), "step_p95_ms": pick(steps, 0.95),
-                "steps": self.steps, "mean_batch": round(self.batched_sessions / self.steps, 2) if self.steps else None,
-                "compute_s": round(self.compute_s, 3), "audio_s": round(self.audio_s, 3),
-                "rtf": round(self.compute_s / self.audio_s, 4) if self.audio_s else None}
+        return {
+            "chunks": len(lat),
+            "p50_ms": pick(lat, 0.5),
+            "p95_ms": pick(lat, 0.95),
+            "max_ms": pick(lat, 1.0),
+            "wait_p50_ms": pick(waits, 0.5),
+            "wait_p95_ms": pick(waits, 0.95),
+            "step_p50_ms": pick(steps, 0.5),
+            "step_p95_ms": pick(steps, 0.95),
+            "steps": self.steps,
+            "mean_batch": round(self.batched_sessions / self.steps, 2) if self.steps else None,
+            "compute_s": round(self.compute_s, 3),
+            "audio_s": round(self.audio_s, 3),
+            "rtf": round(self.compute_s / self.audio_s, 4) if self.audio_s else None,
+        }
 
     def reset(self) -> None:
         with self.lock:
@@ -86,7 +96,7 @@ class VadThread(threading.Thread):
                 sessions[s.id] = s
             live = [s for s in sessions.values() if not s.finished and not s.failed]
             try:
-                for s, events in zip(live, vad.score([s.endpointer for s in live])):
+                for s, events in zip(live, vad.score([s.endpointer for s in live]), strict=False):
                     for ev in events:  # VAD times count from the session start
                         s.emit({"type": f"vad.{ev.kind}", "timestamp": round(ev.time, 3)})
                         if ev.kind == "speech_end":
@@ -141,8 +151,10 @@ class Scheduler(threading.Thread):
     def run(self) -> None:
         while self.running:
             with self.cond:
-                if not any((s.inbox and not s.barrier) or (s.barrier and not s.vad_pending) or self._ready(s)
-                           for s in self.sessions.values()):
+                if not any(
+                    (s.inbox and not s.barrier) or (s.barrier and not s.vad_pending) or self._ready(s)
+                    for s in self.sessions.values()
+                ):
                     self.cond.wait(timeout=0.05)
                 sessions = list(self.sessions.values())
             try:
@@ -161,7 +173,7 @@ class Scheduler(threading.Thread):
             # partial chunk as if it were full drops its lookahead frames and changes the transcript)
             group = [s for s in sessions if self._ready(s) and (s.state.step == 0) == phase]
             for i in range(0, len(group), self.max_batch):
-                self._step(group[i: i + self.max_batch])
+                self._step(group[i : i + self.max_batch])
         for s in sessions:
             if not s.finished and not s.failed:
                 self._guard(s, self._after_step, s)
@@ -226,12 +238,18 @@ class Scheduler(threading.Thread):
         self.stats.compute_s += elapsed
         self.stats.audio_s += len(group) * self.stepper.chunk_ms / 1000
         now = time.monotonic()
-        for s, out in zip(group, outputs):
+        for s, out in zip(group, outputs, strict=False):
             t_ref = s.refs.popleft() if s.refs else None
             if s.refs and now - s.refs[0] > LAG_WARN_S and now - s.last_lag_warning >= 1.0:
                 s.last_lag_warning = now
-                s.emit({"type": "warning", "code": "processing_lag", "lag_seconds": round(now - s.refs[0], 2),
-                        "message": "the worker is behind real time for this session"})
+                s.emit(
+                    {
+                        "type": "warning",
+                        "code": "processing_lag",
+                        "lag_seconds": round(now - s.refs[0], 2),
+                        "message": "the worker is behind real time for this session",
+                    }
+                )
             s.utterance.add(out.token_ids, out.frames)
             msg = s.utterance.partial() if s.interim_results else None
             if msg is not None:
@@ -272,9 +290,15 @@ class Scheduler(threading.Thread):
         self._commit(s)
         if s.barrier == "end":
             s.finished = True
-            s.emit({"type": "session.end", "session_id": s.id, "total_audio_seconds": round(s.audio_seconds, 3),
+            s.emit(
+                {
+                    "type": "session.end",
+                    "session_id": s.id,
+                    "total_audio_seconds": round(s.audio_seconds, 3),
                     "transcript": s.transcript(),
-                    "segments": [{"start": f["start"], "end": f["end"], "text": f["text"]} for f in s.finals]})
+                    "segments": [{"start": f["start"], "end": f["end"], "text": f["text"]} for f in s.finals],
+                }
+            )
             s.close(CLOSE_NORMAL, "session ended")
         else:  # flush: start a fresh model stream where this one stopped
             s.stream_offset += s.samples_fed

@@ -3,12 +3,14 @@
 ``main()`` runs the app under gunicorn's ``gthread`` worker (one process so the model is loaded
 once; one thread per open socket). Inference happens on one scheduler thread per model.
 """
+
 from __future__ import annotations
 
 import json
 import logging
 import threading
 import time
+from typing import Any
 
 from flask import Flask, current_app, jsonify, request
 from flask_sock import Sock
@@ -19,13 +21,12 @@ from core.catalog import registry
 from core.heartbeat import Heartbeat
 from core.keys import Keys
 from core.logs import log_context
+from core.protocol import CLOSE_BAD_PARAMS, CLOSE_IDLE, CLOSE_NO_CAPACITY, ProtocolError, error_message, parse_params
 from core.settings import Settings, get_settings
+from workers.engines.wordtimes import Detokenizer
 from workers.streaming import vad
-from core.protocol import (CLOSE_BAD_PARAMS, CLOSE_IDLE, CLOSE_NO_CAPACITY, ProtocolError,
-                                        error_message, parse_params)
 from workers.streaming.scheduler import Scheduler
 from workers.streaming.session import Sender, Session
-from workers.engines.wordtimes import Detokenizer
 
 logger = logging.getLogger(__name__)
 
@@ -56,8 +57,13 @@ class StreamWorker:
         self.active = 0
         self.draining = False
         self._lock = threading.Lock()
-        self.registration = Heartbeat(config.redis_url, Keys(config.key_prefix).realtime_worker(config.worker_id),
-                                      self.identity, config.heartbeat_s, config.registry_ttl_s)
+        self.registration = Heartbeat(
+            config.redis_url,
+            Keys(config.key_prefix).realtime_worker(config.worker_id),
+            self.identity,
+            config.heartbeat_s,
+            config.registry_ttl_s,
+        )
 
     def start(self) -> None:
         for sched in self.schedulers.values():
@@ -74,12 +80,16 @@ class StreamWorker:
         with self._lock:
             active = self.active
         status = "draining" if self.draining else ("busy" if active >= self.config.max_sessions else "ready")
-        return {"worker_id": self.config.worker_id, "status": status,
-                "endpoint": f"ws://{self.config.worker_advertise_host}:{self.config.worker_port}",
-                "capacity": self.config.max_sessions, "active_sessions": active,
-                "models": sorted(self.schedulers),
-                "modes": {m: s.stepper.mode for m, s in self.schedulers.items()},
-                "chunk_ms": {m: s.stepper.chunk_ms for m, s in self.schedulers.items()}}
+        return {
+            "worker_id": self.config.worker_id,
+            "status": status,
+            "endpoint": f"ws://{self.config.worker_advertise_host}:{self.config.worker_port}",
+            "capacity": self.config.max_sessions,
+            "active_sessions": active,
+            "models": sorted(self.schedulers),
+            "modes": {m: s.stepper.mode for m, s in self.schedulers.items()},
+            "chunk_ms": {m: s.stepper.chunk_ms for m, s in self.schedulers.items()},
+        }
 
     def acquire(self) -> bool:
         with self._lock:
@@ -105,26 +115,45 @@ class StreamWorker:
         try:
             params, entry = parse_params(args, self.registry, self.config.stream_model[0])
             if entry.id not in self.schedulers:
-                raise ProtocolError("model_not_served", f"this worker serves {', '.join(self.schedulers)}, "
-                                                        f"not {entry.id}", CLOSE_BAD_PARAMS)
+                raise ProtocolError(
+                    "model_not_served",
+                    f"this worker serves {', '.join(self.schedulers)}, not {entry.id}",
+                    CLOSE_BAD_PARAMS,
+                )
         except ProtocolError as exc:
             return _reject(ws, exc.to_message(), exc.close_code, exc.message)
         if not self.acquire():
-            return _reject(ws, error_message("no_capacity", f"all {self.config.max_sessions} session slots of "
-                                             f"worker {self.config.worker_id} are in use"), CLOSE_NO_CAPACITY,
-                           "no capacity")
+            return _reject(
+                ws,
+                error_message(
+                    "no_capacity",
+                    f"all {self.config.max_sessions} session slots of worker {self.config.worker_id} are in use",
+                ),
+                CLOSE_NO_CAPACITY,
+                "no capacity",
+            )
         sched = self.schedulers[entry.id]
         session = sender = None
         try:
             endpointer = vad.Endpointer(self.vad_model, self.config.vad_threshold, self.config.vad_silence_ms)
-            session = Session(params, sched.stepper, endpointer, self.detoks[entry.id], self.config.max_frame_bytes,
-                              entry.languages)
+            session = Session(
+                params, sched.stepper, endpointer, self.detoks[entry.id], self.config.max_frame_bytes, entry.languages
+            )
             sender = Sender(session, ws, sched.stats.latency)
             sender.start()
-            session.emit({"type": "session.begin", "session_id": session.id, "model": entry.id,
-                          "sample_rate": params.sample_rate, "encoding": params.encoding,
-                          "chunk_ms": sched.stepper.chunk_ms, "mode": sched.stepper.mode,
-                          "language": params.language, "worker_id": self.config.worker_id})
+            session.emit(
+                {
+                    "type": "session.begin",
+                    "session_id": session.id,
+                    "model": entry.id,
+                    "sample_rate": params.sample_rate,
+                    "encoding": params.encoding,
+                    "chunk_ms": sched.stepper.chunk_ms,
+                    "mode": sched.stepper.mode,
+                    "language": params.language,
+                    "worker_id": self.config.worker_id,
+                }
+            )
             sched.add(session)
             with log_context(session_id=session.id):
                 self._loop(ws, session, sender, sched)
@@ -147,8 +176,9 @@ class StreamWorker:
                 if not ws.connected:
                     return
                 if not session.ended and time.monotonic() - session.last_activity > self.config.stream_idle_s:
-                    session.fail(ProtocolError("session_timeout", f"no data for {self.config.stream_idle_s:.0f}s",
-                                               CLOSE_IDLE))
+                    session.fail(
+                        ProtocolError("session_timeout", f"no data for {self.config.stream_idle_s:.0f}s", CLOSE_IDLE)
+                    )
                     sender.closed.wait(5)
                     return
                 continue
@@ -162,7 +192,7 @@ class StreamWorker:
             sched.notify()
 
 
-def _reject(ws, message: dict, code: int, reason: str) -> None:
+def _reject(ws: Any, message: dict[str, Any], code: int | None, reason: str) -> None:
     try:
         ws.send(json.dumps(message))
         ws.close(reason=code, message=reason[:120])

@@ -4,6 +4,7 @@ The socket thread only validates, resamples and queues (cheap, never blocks on i
 scheduler thread owns the model state, VAD and transcript; a per-session sender thread writes the
 outbox to the socket, so a slow client can never stall the scheduler.
 """
+
 from __future__ import annotations
 
 import logging
@@ -15,9 +16,10 @@ from collections import deque
 
 import numpy as np
 
-from core.protocol import ProtocolError, SessionParams, decode_audio, parse_control
-from workers.streaming.utterance import Utterance
 from core.audio import SAMPLE_RATE
+from core.protocol import ProtocolError, SessionParams, parse_control
+from workers.streaming.decoding import decode_audio
+from workers.streaming.utterance import Utterance
 
 logger = logging.getLogger(__name__)
 
@@ -27,8 +29,15 @@ CLOSE = object()  # outbox marker: close the socket after everything before it w
 class Session:
     """Per-session state shared by its socket thread, the scheduler and its sender thread."""
 
-    def __init__(self, params: SessionParams, stepper, endpointer, detok, max_frame_bytes: int,
-                 languages: tuple[str, ...] = ("en",)):
+    def __init__(
+        self,
+        params: SessionParams,
+        stepper,
+        endpointer,
+        detok,
+        max_frame_bytes: int,
+        languages: tuple[str, ...] = ("en",),
+    ):
         self.id = "sess_" + uuid.uuid4().hex[:16]
         self.params = params
         self.languages = languages
@@ -68,7 +77,7 @@ class Session:
         now = time.monotonic()
         self.last_activity = now
         if self.ended:
-            raise ProtocolError("audio_after_end", "audio received after {\"type\": \"end\"}; ignored")
+            raise ProtocolError("audio_after_end", 'audio received after {"type": "end"}; ignored')
         samples = decode_audio(data, self.params.encoding, self.max_frame_bytes)
         if self._resampler is not None:
             samples = self._resampler.resample_chunk(samples)
@@ -82,10 +91,15 @@ class Session:
         msg = parse_control(text)
         if self.ended:
             raise ProtocolError("message_after_end", f"'{msg['type']}' received after end; ignored")
-        if msg["type"] == "config" and "language" in msg and msg["language"] not in ("auto", "") \
-                and msg["language"].lower().split("-")[0] not in self.languages:
-            raise ProtocolError("language_not_supported", f"language '{msg['language']}' is not supported "
-                                                          f"by {self.params.model}")
+        if (
+            msg["type"] == "config"
+            and "language" in msg
+            and msg["language"] not in ("auto", "")
+            and msg["language"].lower().split("-")[0] not in self.languages
+        ):
+            raise ProtocolError(
+                "language_not_supported", f"language '{msg['language']}' is not supported by {self.params.model}"
+            )
         if msg["type"] in ("flush", "end") and self._resampler is not None:
             tail = self._resampler.resample_chunk(np.zeros(0, dtype=np.float32), last=msg["type"] == "end")
             if tail.size:

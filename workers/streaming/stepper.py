@@ -5,10 +5,12 @@ label-looping state from chunk to chunk, so every step encodes only the new chun
 only its new frames. Sessions in the same phase (first chunk, steady chunk, last chunk) are
 stacked along the batch axis and go through one ``conformer_stream_step`` call.
 """
+
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
@@ -28,10 +30,12 @@ class StreamState:
     cache_channel: torch.Tensor | None = None
     cache_time: torch.Tensor | None = None
     cache_len: torch.Tensor | None = None
-    dec_state: object = None  # NeMo label-looping state item, or None before the first token
+    dec_state: Any = None  # NeMo label-looping state item, or None before the first token
     done: bool = False
-    featurizer: object = None  # StreamingFeaturizer (cache-aware) ; buffered mode keeps raw audio instead
-    extras: dict = field(default_factory=dict)
+    featurizer: StreamingFeaturizer | None = (
+        None  # StreamingFeaturizer (cache-aware) ; buffered mode keeps raw audio instead
+    )
+    extras: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -76,15 +80,22 @@ class CacheAwareStepper:
 
     def new_state(self) -> StreamState:
         ch, tm, ln = self.model.encoder.get_initial_cache_state(batch_size=1, dtype=self._dtype, device=self._device)
-        return StreamState(feats=torch.zeros(self.n_mels, 0), cache_channel=ch, cache_time=tm, cache_len=ln,
-                           featurizer=StreamingFeaturizer(self.model.preprocessor))
+        return StreamState(
+            feats=torch.zeros(self.n_mels, 0),
+            cache_channel=ch,
+            cache_time=tm,
+            cache_len=ln,
+            featurizer=StreamingFeaturizer(self.model.preprocessor),
+        )
 
     def add_audio(self, state: StreamState, audio) -> None:
         """Featurise new 16 kHz samples (only the new frames are computed)."""
+        assert state.featurizer is not None
         self.add_features(state, state.featurizer.push(audio))
 
     def finish_audio(self, state: StreamState) -> None:
         """No more audio: emit the trailing frames exactly as the offline preprocessor would."""
+        assert state.featurizer is not None
         self.add_features(state, state.featurizer.finish())
 
     def add_features(self, state: StreamState, frames: torch.Tensor) -> None:
@@ -112,7 +123,7 @@ class CacheAwareStepper:
         shift = self.shift_first if first else self.shift
         pre = self.pre_cache_first if first else self.pre_cache
         start = state.consumed
-        chunk = state.feats[:, start: start + size]
+        chunk = state.feats[:, start : start + size]
         if last:
             chunk = state.feats[:, start:]
         if chunk.shape[1] == 0:
@@ -143,43 +154,50 @@ class CacheAwareStepper:
         try:
             return self._step(states, first, last)
         except Exception:
-            for s, (feats, consumed) in zip(states, saved):  # leave every state as it was, so a retry is exact
+            for s, (feats, consumed) in zip(
+                states, saved, strict=False
+            ):  # leave every state as it was, so a retry is exact
                 s.feats, s.consumed = feats, consumed
             raise
 
     def _step(self, states: list[StreamState], first: bool, last: bool) -> list[StepOutput]:
         from nemo.collections.asr.parts.utils.rnnt_utils import Hypothesis
 
-        chunks = [self._take(s, last) for s in states]
-        live = [i for i, c in enumerate(chunks) if c is not None]
+        taken = [(i, chunk) for i, s in enumerate(states) if (chunk := self._take(s, last)) is not None]
         outputs = [StepOutput([], [], s.frames_out) for s in states]
-        if not live:
+        if not taken:
             return outputs
-        lengths = torch.tensor([chunks[i].shape[1] for i in live], dtype=torch.int64)
-        signal = torch.zeros(len(live), self.n_mels, int(lengths.max()))
-        for row, i in enumerate(live):
-            signal[row, :, : chunks[i].shape[1]] = chunks[i]
+        live = [i for i, _ in taken]
+        lengths = torch.tensor([chunk.shape[1] for _, chunk in taken], dtype=torch.int64)
+        signal = torch.zeros(len(taken), self.n_mels, int(lengths.max()))
+        for row, (_, chunk) in enumerate(taken):
+            signal[row, :, : chunk.shape[1]] = chunk
         group = [states[i] for i in live]
-        prev = [Hypothesis(score=0.0, y_sequence=None, dec_state=s.dec_state, timestamp=None, length=0)
-                if s.dec_state is not None else None for s in group]
-        if all(p is None for p in prev):
+        prev: list[Any] | None = [
+            Hypothesis(score=0.0, y_sequence=None, dec_state=s.dec_state, timestamp=None, length=0)
+            if s.dec_state is not None
+            else None
+            for s in group
+        ]
+        if prev is not None and all(p is None for p in prev):
             prev = None
+        caches = [_caches(s) for s in group]
         (_, _, ch, tm, ln, hyps) = self.model.conformer_stream_step(
             processed_signal=signal.to(self._device, self._dtype),
             processed_signal_length=lengths.to(self._device),
-            cache_last_channel=torch.cat([s.cache_channel for s in group], dim=1),
-            cache_last_time=torch.cat([s.cache_time for s in group], dim=1),
-            cache_last_channel_len=torch.cat([s.cache_len for s in group], dim=0),
+            cache_last_channel=torch.cat([c[0] for c in caches], dim=1),
+            cache_last_time=torch.cat([c[1] for c in caches], dim=1),
+            cache_last_channel_len=torch.cat([c[2] for c in caches], dim=0),
             keep_all_outputs=last,
             previous_hypotheses=prev,
             drop_extra_pre_encoded=0 if first else self.drop,
             return_transcription=True,
         )
-        for row, (i, state) in enumerate(zip(live, group)):
+        for row, (i, state) in enumerate(zip(live, group, strict=False)):
             hyp = hyps[row]
-            state.cache_channel = ch[:, row: row + 1].clone()
-            state.cache_time = tm[:, row: row + 1].clone()
-            state.cache_len = ln[row: row + 1].clone()
+            state.cache_channel = ch[:, row : row + 1].clone()
+            state.cache_time = tm[:, row : row + 1].clone()
+            state.cache_len = ln[row : row + 1].clone()
             state.dec_state = hyp.dec_state
             ids = _as_list(hyp.y_sequence)
             stamps = _as_list(hyp.timestamp)
@@ -190,6 +208,12 @@ class CacheAwareStepper:
             state.done = last
             outputs[i] = StepOutput(ids, [int(t) for t in stamps[: len(ids)]], state.frames_out)
         return outputs
+
+
+def _caches(state: StreamState) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A cache-aware state's encoder caches (set by new_state)."""
+    assert state.cache_channel is not None and state.cache_time is not None and state.cache_len is not None
+    return state.cache_channel, state.cache_time, state.cache_len
 
 
 def _ensure_eval(model) -> None:

@@ -4,10 +4,12 @@ Tokens only ever get appended (greedy RNNT with carried decoder state), so parti
 extends. At an endpoint the utterance is committed (``transcript.final``) and the token list is
 cleared; the model state itself keeps running, so no word is decoded twice or dropped.
 """
+
 from __future__ import annotations
 
 import logging
 
+from core.transcript import Word
 from workers.engines.wordtimes import Detokenizer
 
 logger = logging.getLogger(__name__)
@@ -30,7 +32,7 @@ class Utterance:
         self.frames.extend(frames)
         return bool(ids)
 
-    def words(self) -> list[dict]:
+    def words(self) -> list[Word]:
         return self.detok.words(self.ids, self.frames, self.frame_s, self.offset_s, self.limit_s)
 
     def start_s(self) -> float | None:
@@ -60,8 +62,12 @@ class Utterance:
         words = self.detok.words(ids, frames, self.frame_s, self.offset_s, self.limit_s)
         if not words:
             return None
-        msg = {"type": "transcript.final", "text": " ".join(w["text"] for w in words),
-               "start": words[0]["start"], "end": words[-1]["end"]}
+        msg = {
+            "type": "transcript.final",
+            "text": " ".join(w["text"] for w in words),
+            "start": words[0]["start"],
+            "end": words[-1]["end"],
+        }
         if with_words:
             msg["words"] = words
         return msg

@@ -6,6 +6,7 @@ its own state and context and the VAD thread scores one window of *every* sessio
 call (16 sessions cost ~4 ms per 32 ms window instead of ~20 ms). Runs under
 ``torch.inference_mode`` so no autograd graph accumulates over a long session.
 """
+
 from __future__ import annotations
 
 import logging
@@ -113,9 +114,9 @@ def score(endpointers: list[Endpointer]) -> list[list[VadEvent]]:
         windows = torch.from_numpy(np.stack([e.take_window() for e in group]))
         x = torch.cat([torch.cat([e.context for e in group]), windows], dim=1)
         probs, states = group[0].model._model(x, torch.cat([e.state for e in group], dim=1))
-        for row, (i, e) in enumerate(zip(live, group)):
-            e.state = states[:, row: row + 1].clone()
-            e.context = x[row: row + 1, -CONTEXT:].clone()
+        for row, (i, e) in enumerate(zip(live, group, strict=False)):
+            e.state = states[:, row : row + 1].clone()
+            e.context = x[row : row + 1, -CONTEXT:].clone()
             event = e.apply(float(probs[row, 0]))
             if event is not None:
                 events[i].append(event)

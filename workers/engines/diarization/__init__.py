@@ -8,6 +8,7 @@ Two engines share one interface (``diarize(wav_path, bounds) -> turns``):
 
 :func:`get_diarizer` picks one from the worker settings; see ``docs/diarization.md``.
 """
+
 from workers.engines.diarization.base import DiarizerUnavailable, SpeakerBounds
 from workers.engines.diarization.embedded import EmbeddedDiarizer
 from workers.engines.diarization.select import get_diarizer

@@ -1,4 +1,5 @@
 """What every diarizer shares: the speaker-count constraints and the error for a missing engine."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

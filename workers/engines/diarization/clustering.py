@@ -4,6 +4,7 @@ The number of speakers is where the dendrogram crosses ``threshold`` unless the 
 (``num_speakers``) or bounds it (``min_speakers``/``max_speakers``), then clusters are refined by
 reassigning every window to its nearest centroid. Pure numpy/scipy so it is unit-testable.
 """
+
 from __future__ import annotations
 
 import logging
@@ -21,8 +22,12 @@ REFINE_ROUNDS = 3
 
 
 def centroids(embeddings: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
-    out = np.stack([embeddings[labels == c].mean(axis=0) if np.any(labels == c) else np.zeros(embeddings.shape[1])
-                    for c in range(k)])
+    out = np.stack(
+        [
+            embeddings[labels == c].mean(axis=0) if np.any(labels == c) else np.zeros(embeddings.shape[1])
+            for c in range(k)
+        ]
+    )
     return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
 
 
@@ -32,8 +37,9 @@ def _count_at_threshold(linkage: np.ndarray, threshold: float) -> int:
     return int(fcluster(linkage, t=threshold, criterion="distance").max())
 
 
-def cluster(embeddings: np.ndarray, bounds: SpeakerBounds = SpeakerBounds(),
-            threshold: float = THRESHOLD) -> tuple[np.ndarray, np.ndarray]:
+def cluster(
+    embeddings: np.ndarray, bounds: SpeakerBounds = SpeakerBounds(), threshold: float = THRESHOLD
+) -> tuple[np.ndarray, np.ndarray]:
     """Return (labels 0..k-1 per window, centroids (k, dim)) for L2-normalised ``embeddings``."""
     from scipy.cluster.hierarchy import fcluster, linkage
 

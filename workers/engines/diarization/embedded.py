@@ -3,6 +3,7 @@
 Chosen because every weight it needs ships inside a PyPI wheel (``silero-vad``, ``resemblyzer``),
 so it runs on a CPU with no network; pyannote's pretrained weights cannot be fetched here.
 """
+
 from __future__ import annotations
 
 import logging
@@ -43,7 +44,7 @@ class EmbeddedDiarizer:
     def __init__(self, threshold: float = THRESHOLD):
         self.threshold = threshold
 
-    def load(self) -> "EmbeddedDiarizer":
+    def load(self) -> EmbeddedDiarizer:
         """Load both models now so a missing package fails the job with a clear message."""
         try:
             from workers.engines.diarization import embeddings
@@ -54,7 +55,8 @@ class EmbeddedDiarizer:
         except ImportError as exc:
             raise DiarizerUnavailable(
                 f"the embedded diarizer needs silero-vad and resemblyzer ({exc}); "
-                "install them with .ci/diarize-deps.sh or pip install -e '.[diarize]'") from exc
+                "install them with .ci/diarize-deps.sh or pip install -e '.[diarize]'"
+            ) from exc
         return self
 
     def diarize(self, wav: Path, bounds: SpeakerBounds = SpeakerBounds()) -> list[dict]:
@@ -73,9 +75,17 @@ class EmbeddedDiarizer:
             return []
         # two scales: long windows give stable voices to cluster, short ones place the boundaries
         long_windows = embed_windows(mels, CLUSTER_WINDOW_FRAMES, CLUSTER_HOP_FRAMES)
-        labels, centroids = cluster(long_windows.embeddings[pure_windows(long_windows, windows)], bounds,
-                                    self.threshold)
+        _labels, centroids = cluster(
+            long_windows.embeddings[pure_windows(long_windows, windows)], bounds, self.threshold
+        )
         turns = label_in_order(region_turns(regions, windows.spans, windows.embeddings @ centroids.T))
-        logger.info("diarized %.1fs of audio: %d regions, %d windows, %d speakers, %d turns in %.1fs",
-                    len(audio) / 16000, len(regions), len(windows), len(centroids), len(turns), time.time() - started)
+        logger.info(
+            "diarized %.1fs of audio: %d regions, %d windows, %d speakers, %d turns in %.1fs",
+            len(audio) / 16000,
+            len(regions),
+            len(windows),
+            len(centroids),
+            len(turns),
+            time.time() - started,
+        )
         return turns

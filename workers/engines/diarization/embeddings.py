@@ -3,6 +3,7 @@
 Resemblyzer's own ``embed_utterance`` trims silences with webrtcvad, which moves time stamps, so
 Budgie feeds the encoder mel windows cut from the untouched audio instead.
 """
+
 from __future__ import annotations
 
 import functools
@@ -10,6 +11,7 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
+
 from core.audio import SAMPLE_RATE
 
 logger = logging.getLogger(__name__)
@@ -68,13 +70,13 @@ def region_mels(audio: np.ndarray, regions: list[tuple[float, float]]) -> list[t
     from resemblyzer.audio import wav_to_mel_spectrogram
 
     gain = gain_for(audio)
-    hop = int(round(FRAME_S * SAMPLE_RATE))
+    hop = round(FRAME_S * SAMPLE_RATE)
     out = []
     for start, end in regions:
         first = int(start / FRAME_S)
         last = min(len(audio), int(np.ceil(end * SAMPLE_RATE)))
         if last - first * hop >= MIN_FRAMES * hop:
-            out.append((first, wav_to_mel_spectrogram(audio[first * hop:last] * gain)))
+            out.append((first, wav_to_mel_spectrogram(audio[first * hop : last] * gain)))
     return out
 
 
@@ -85,13 +87,13 @@ def embed_windows(mels: list[tuple[int, np.ndarray]], width: int = WINDOW_FRAMES
     jobs: dict[int, list[tuple[int, np.ndarray]]] = {}  # window width -> (absolute start frame, region mel)
     for first, mel in mels:
         starts, used = window_starts(0, len(mel), width, hop)
-        jobs.setdefault(used, []).extend((first + s, mel[s:s + used]) for s in starts)
+        jobs.setdefault(used, []).extend((first + s, mel[s : s + used]) for s in starts)
     spans, vectors = [], []
     encoder = _encoder()
     with torch.no_grad():
         for used, items in jobs.items():
             for i in range(0, len(items), BATCH):
-                batch = items[i:i + BATCH]
+                batch = items[i : i + BATCH]
                 vectors.append(encoder(torch.from_numpy(np.stack([m for _, m in batch]))).numpy())
                 spans += [(s * FRAME_S, (s + used) * FRAME_S) for s, _ in batch]
     if not spans:
@@ -103,7 +105,8 @@ def embed_windows(mels: list[tuple[int, np.ndarray]], width: int = WINDOW_FRAMES
     return Windows(spans_arr[order], emb.astype(np.float32))
 
 
-def embed_regions(audio: np.ndarray, regions: list[tuple[float, float]], width: int = WINDOW_FRAMES,
-                  hop: int = HOP_FRAMES) -> Windows:
+def embed_regions(
+    audio: np.ndarray, regions: list[tuple[float, float]], width: int = WINDOW_FRAMES, hop: int = HOP_FRAMES
+) -> Windows:
     """Embed sliding windows inside each speech region of 16 kHz mono ``audio``."""
     return embed_windows(region_mels(audio, regions), width, hop)

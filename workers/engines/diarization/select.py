@@ -1,9 +1,9 @@
 """Pick the diarization engine from the worker settings, loading each at most once per process."""
+
 from __future__ import annotations
 
 import functools
 import logging
-
 from typing import Any
 
 from core.settings import Settings

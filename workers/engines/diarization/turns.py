@@ -3,7 +3,10 @@
 A 1.5 s window straddling a speaker change carries both voices, so each 10 ms frame takes the
 speaker whose centroid the covering windows resemble most, weighted towards each window's centre.
 """
+
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 
@@ -17,8 +20,8 @@ MERGE_GAP_S = 0.0  # same-speaker turns this close are joined (0: keep VAD pause
 def frame_scores(spans: np.ndarray, scores: np.ndarray, n_frames: int) -> np.ndarray:
     """Sum window scores (n, k) into frames (n_frames, k) with a triangular weight peaking mid-window."""
     out = np.zeros((n_frames, scores.shape[1]))
-    for (start, end), row in zip(spans, scores):
-        a, b = int(round(start / STEP_S)), min(n_frames, int(round(end / STEP_S)))
+    for (start, end), row in zip(spans, scores, strict=False):
+        a, b = round(start / STEP_S), min(n_frames, round(end / STEP_S))
         if b <= a:
             continue
         weight = 1.0 - np.abs(np.linspace(-1, 1, b - a)) * 0.9
@@ -49,7 +52,7 @@ def _runs(labels: np.ndarray) -> list[tuple[int, int, int]]:
         return []
     edges = np.flatnonzero(np.diff(labels)) + 1
     bounds = np.concatenate([[0], edges, [len(labels)]])
-    return [(int(a), int(b), int(labels[a])) for a, b in zip(bounds[:-1], bounds[1:])]
+    return [(int(a), int(b), int(labels[a])) for a, b in itertools.pairwise(bounds)]
 
 
 def region_turns(regions: list[tuple[float, float]], spans: np.ndarray, scores: np.ndarray) -> list[dict]:
@@ -62,7 +65,7 @@ def region_turns(regions: list[tuple[float, float]], spans: np.ndarray, scores: 
     centres = spans.mean(axis=1)
     turns = []
     for start, end in regions:
-        a, b = int(round(start / STEP_S)), min(n_frames, int(round(end / STEP_S)))
+        a, b = round(start / STEP_S), min(n_frames, round(end / STEP_S))
         if b <= a:
             continue
         labels = np.argmax(votes[a:b], axis=1)
