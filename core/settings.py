@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text"] = "json"
     """``json``: one JSON object per line with job_id/session_id; ``text``: for a terminal."""
     log_level: str = "INFO"
+    allow_private_urls: bool = Field(
+        False, validation_alias=_alias("BUDGIE_ALLOW_PRIVATE_URLS", "BUDGIE_WEBHOOK_ALLOW_PRIVATE")
+    )
+    """Let webhooks and ``audio_url`` reach loopback/private/link-local addresses (tests, private networks)."""
 
     # -- API ------------------------------------------------------------------------------------
     default_model: str = "parakeet"
