@@ -11,6 +11,7 @@ def create_app(settings: Settings | None = None, *, testing: bool = False) -> Fl
     """Build the app from ``settings`` (default: the process's settings, read from the environment)."""
     from app import errors, extensions, metrics
     from app.api import exports, health, models, transcriptions
+    from app.openai import routes as openai_routes
     from app.ws import stream
     from core import logs
     from core.settings import get_settings
@@ -29,5 +30,6 @@ def create_app(settings: Settings | None = None, *, testing: bool = False) -> Fl
     app.register_blueprint(models.bp)
     app.register_blueprint(exports.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(openai_routes.bp)  # /openai/v1: the OpenAI-compatible surface
     stream.init_app(app)  # WS /v1/audio/transcriptions/stream, relayed to a streaming worker
     return app

@@ -1,14 +1,20 @@
-"""One JSON error format for every failure: ``{"error": {"code", "message"[, "details"]}}``."""
+"""One JSON error format for every failure: ``{"error": {"code", "message"[, "details"]}}``.
+
+Under the OpenAI-compatible surface (``/openai/``) the same errors take OpenAI's body instead
+(``app.openai.errors``), so the OpenAI SDK raises its own exceptions with Budgie's message.
+"""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask, has_request_context, jsonify, request
 from flask.typing import ResponseReturnValue
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
+
+from app.openai import errors as openai_errors
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +40,10 @@ class ApiError(Exception):
 
 
 def error_response(status: int, message: str, code: str | None = None, details: Any = None) -> ResponseReturnValue:
-    body: dict[str, Any] = {"code": code or CODES.get(status, "error"), "message": message}
+    code = code or CODES.get(status, "error")
+    if has_request_context() and request.path.startswith(openai_errors.PREFIX):
+        return jsonify(openai_errors.body(status, message, code, details)), status, openai_errors.headers(code)
+    body: dict[str, Any] = {"code": code, "message": message}
     if details is not None:
         body["details"] = details
     return jsonify({"error": body}), status

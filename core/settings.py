@@ -134,7 +134,23 @@ class Settings(BaseSettings):
     stream_quantize: Literal["", "int8"] = ""
     """``int8``: dynamic int8 encoder Linear layers (CPU; faster, not bit-exact)."""
 
-    @field_validator("models", "stream_model", mode="before")
+    # -- OpenAI-compatible surface and the budgie client/CLI (issue 13) ---------------------------
+    openai_wait_s: float = 600.0
+    """``/openai/v1/audio/*`` waits this long for the job, then answers 504 naming the native job id."""
+    openai_model_names: Csv = (
+        "whisper-1",
+        "gpt-4o-transcribe",
+        "gpt-4o-mini-transcribe",
+        "gpt-4o-transcribe-diarize",
+        "gpt-transcribe",
+    )
+    """OpenAI model names the compatible surface accepts as ``default_model`` (comma-separated)."""
+    server_url: str = Field("http://127.0.0.1:8000", validation_alias=_alias("BUDGIE_URL", "BUDGIE_SERVER_URL"))
+    """The server the ``budgie`` CLI and ``budgie.client.Client`` talk to by default."""
+    api_key: str | None = Field(None, validation_alias=_alias("BUDGIE_API_KEY"))
+    """The key the ``budgie`` CLI sends as ``Authorization: Bearer`` (none by default)."""
+
+    @field_validator("models", "stream_model", "openai_model_names", mode="before")
     @classmethod
     def _csv(cls, value: Any) -> Any:
         if isinstance(value, str):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Iterator
 from typing import Any
 
 from werkzeug.datastructures import FileStorage
@@ -77,6 +79,24 @@ def get(job_id: str) -> Job:
     if job is None:
         raise ApiError(404, f"Job {job_id} not found")
     return job
+
+
+def follow(job_id: str, timeout_s: float, interval_s: float = 0.05) -> Iterator[Job]:
+    """Yield the stored job every ``interval_s`` until it ends (the terminal job is yielded last) or
+    ``timeout_s`` has passed (the last job yielded is then still pending or running)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        job = get(job_id)
+        yield job
+        if job["status"] in jobstore.TERMINAL or time.monotonic() >= deadline:
+            return
+        time.sleep(min(interval_s, max(deadline - time.monotonic(), 0.0)))
+
+
+def wait(job_id: str, timeout_s: float) -> Job:
+    """The job once it has ended, or as it is after ``timeout_s``."""
+    *_, last = follow(job_id, timeout_s, interval_s=0.1)
+    return last
 
 
 def view(job: Job) -> dict[str, Any]:
