@@ -9,14 +9,18 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, has_request_context, jsonify, request
+import redis
+from flask import Flask, Response, has_request_context, jsonify, request
 from flask.typing import ResponseReturnValue
+from kombu.exceptions import OperationalError as BrokerUnavailable
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from app.openai import errors as openai_errors
 
 logger = logging.getLogger(__name__)
+
+RETRY_AFTER_S = 5  # what a 503 asks clients to wait: Redis restarts and AOF reloads take seconds
 
 CODES = {
     400: "invalid_request",
@@ -39,14 +43,21 @@ class ApiError(Exception):
         self.details = details
 
 
-def error_response(status: int, message: str, code: str | None = None, details: Any = None) -> ResponseReturnValue:
+def error_response(status: int, message: str, code: str | None = None, details: Any = None) -> Response:
+    """The JSON error (OpenAI's shape under its surface); 429/503 carry ``Retry-After``."""
     code = code or CODES.get(status, "error")
     if has_request_context() and request.path.startswith(openai_errors.PREFIX):
-        return jsonify(openai_errors.body(status, message, code, details)), status, openai_errors.headers(code)
-    body: dict[str, Any] = {"code": code, "message": message}
-    if details is not None:
-        body["details"] = details
-    return jsonify({"error": body}), status
+        response = jsonify(openai_errors.body(status, message, code, details))
+        response.headers.update(openai_errors.headers(code))
+    else:
+        body: dict[str, Any] = {"code": code, "message": message}
+        if details is not None:
+            body["details"] = details
+        response = jsonify({"error": body})
+    response.status_code = status
+    if status in (429, 503):
+        response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return response
 
 
 def init_app(app: Flask) -> None:
@@ -67,6 +78,15 @@ def init_app(app: Flask) -> None:
             limit = int(app.config.get("MAX_CONTENT_LENGTH") or 0)
             message = f"File too large: the limit is {limit / (1024 * 1024):g} MB"
         return error_response(exc.code or 500, message)
+
+    @app.errorhandler(redis.exceptions.ConnectionError)
+    @app.errorhandler(redis.exceptions.TimeoutError)
+    @app.errorhandler(redis.exceptions.BusyLoadingError)
+    @app.errorhandler(BrokerUnavailable)
+    def _store_unavailable(exc: Exception) -> ResponseReturnValue:
+        """Redis (job store and broker) is down or still loading: a retryable 503, not a 500."""
+        logger.warning("job store unavailable: %s: %s", type(exc).__name__, exc)
+        return error_response(503, "The job store is unavailable; try again shortly")
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> ResponseReturnValue:

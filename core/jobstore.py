@@ -3,19 +3,28 @@
 Each stage writes only its own ``stage:<name>`` field, so parallel stages (transcribe and
 diarize) never overwrite each other. Status changes go through a transaction that refuses to
 leave a terminal state, so a stage finishing after a cancel cannot reopen the job.
+
+Every write after ``create`` is conditional on the record still existing (checked in the same
+transaction), so a stage that outlives its job's deletion or expiry cannot resurrect a partial
+record; and every write renews the TTL, so a job counts as expired ``ttl_s`` after its last
+activity, never while a stage is still working on it.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any, TypedDict
 
 import redis
 
 from core.keys import Keys
 from core.transcript import Transcript
+
+logger = logging.getLogger(__name__)
 
 PENDING, RUNNING, COMPLETED, FAILED, CANCELLED = "pending", "running", "completed", "failed", "cancelled"
 TERMINAL = frozenset({COMPLETED, FAILED, CANCELLED})
@@ -98,22 +107,18 @@ class JobStore:
         return bool(self.r.exists(self._key(job_id)))
 
     def get(self, job_id: str) -> Job | None:
+        """The job, or None when it is missing, expired or damaged (a damaged record is removed)."""
         raw: dict[str, str] = self.r.hgetall(self._key(job_id))  # type: ignore[assignment]
         if not raw:
             return None
-        stages = json.loads(raw["stages"])
-        return {
-            "id": raw["id"],
-            "status": raw["status"],
-            "created_at": float(raw["created_at"]),
-            "request": json.loads(raw.get("request", "{}")),
-            "error": raw.get("error"),
-            "started_at": _float(raw.get("started_at")),
-            "completed_at": _float(raw.get("completed_at")),
-            "duration": _float(raw.get("duration")),
-            "result": json.loads(raw["result"]) if raw.get("result") else None,
-            "stages": [{"stage": s, **json.loads(raw.get(f"stage:{s}", "{}"))} for s in stages],
-        }
+        try:
+            return _parse(raw)
+        except (KeyError, ValueError, TypeError) as exc:  # json.JSONDecodeError is a ValueError
+            logger.warning(
+                "job %s: damaged record (%s: %s, fields %s); removing it", job_id, type(exc).__name__, exc, sorted(raw)
+            )
+            self.delete(job_id)
+            return None
 
     def status(self, job_id: str) -> str | None:
         return self.r.hget(self._key(job_id), "status")  # type: ignore[return-value]
@@ -139,41 +144,75 @@ class JobStore:
         return jobs[:limit], len(jobs) > limit
 
     def transition(self, job_id: str, status: str, **fields: Any) -> bool:
-        """Move the job to ``status`` unless it is already terminal; return whether it moved."""
+        """Move the job to ``status`` unless it is gone or already terminal; return whether it moved."""
+
+        def change(current: Callable[[str], str | None]) -> dict[str, str] | None:
+            if current("status") in TERMINAL:
+                return None
+            return {"status": status, **{k: _dump(v) for k, v in fields.items()}}
+
+        return self._write(job_id, change)
+
+    def set_fields(self, job_id: str, **fields: Any) -> bool:
+        return self._write(job_id, lambda _current: {k: _dump(v) for k, v in fields.items()})
+
+    def mark_started(self, job_id: str) -> bool:
+        """Record when the first stage started (parallel stages cannot overwrite it)."""
+        return self._write(job_id, lambda current: None if current("started_at") else {"started_at": str(now())})
+
+    def update_stage(self, job_id: str, stage: str, **fields: Any) -> bool:
+        field = f"stage:{stage}"
+        return self._write(
+            job_id, lambda current: {field: json.dumps({**json.loads(current(field) or "{}"), **fields})}
+        )
+
+    def _write(self, job_id: str, change: Callable[[Callable[[str], str | None]], dict[str, str] | None]) -> bool:
+        """Apply ``change`` (which reads fields through its argument) only if the job still exists.
+
+        One optimistic transaction: the existence check, the read and the write cannot interleave
+        with a delete, and the TTL is renewed with the write. Returns whether anything was written.
+        """
         key = self._key(job_id)
         with self.r.pipeline() as pipe:
             while True:
                 try:
                     pipe.watch(key)
-                    current = pipe.hget(key, "status")
-                    if current is None or current in TERMINAL:
+                    if not pipe.exists(key):
+                        pipe.unwatch()
+                        return False
+                    mapping = change(lambda name: pipe.hget(key, name))  # type: ignore[arg-type,return-value]
+                    if not mapping:
                         pipe.unwatch()
                         return False
                     pipe.multi()
-                    pipe.hset(key, mapping={"status": status, **{k: _dump(v) for k, v in fields.items()}})
+                    pipe.hset(key, mapping=mapping)  # type: ignore[arg-type]
+                    pipe.expire(key, self.ttl_s)
                     pipe.execute()
                     return True
                 except redis.WatchError:
                     continue
-
-    def set_fields(self, job_id: str, **fields: Any) -> None:
-        self.r.hset(self._key(job_id), mapping={k: _dump(v) for k, v in fields.items()})
-
-    def mark_started(self, job_id: str) -> None:
-        """Record when the first stage started (HSETNX: parallel stages cannot overwrite it)."""
-        self.r.hsetnx(self._key(job_id), "started_at", str(now()))
-
-    def update_stage(self, job_id: str, stage: str, **fields: Any) -> None:
-        key = self._key(job_id)
-        current = json.loads(self.r.hget(key, f"stage:{stage}") or "{}")
-        current.update(fields)
-        self.r.hset(key, f"stage:{stage}", json.dumps(current))
 
     def delete(self, job_id: str) -> None:
         pipe = self.r.pipeline()
         pipe.delete(self._key(job_id))
         pipe.zrem(self._index, job_id)
         pipe.execute()
+
+
+def _parse(raw: dict[str, str]) -> Job:
+    stages = json.loads(raw["stages"])
+    return {
+        "id": raw["id"],
+        "status": raw["status"],
+        "created_at": float(raw["created_at"]),
+        "request": json.loads(raw.get("request", "{}")),
+        "error": raw.get("error"),
+        "started_at": _float(raw.get("started_at")),
+        "completed_at": _float(raw.get("completed_at")),
+        "duration": _float(raw.get("duration")),
+        "result": json.loads(raw["result"]) if raw.get("result") else None,
+        "stages": [{"stage": s, **json.loads(raw.get(f"stage:{s}", "{}"))} for s in stages],
+    }
 
 
 def _dump(value: Any) -> str:

@@ -42,15 +42,23 @@ def submit(upload: FileStorage, request: dict[str, Any]) -> Job:
     job_id = jobstore.new_job_id()
     files = _artifacts(job_id)
     files.dir.mkdir(parents=True, exist_ok=True)
+    try:
+        return _store_and_enqueue(job_id, files, upload, request, entry)
+    except BaseException:  # bad audio, Redis or broker down, client gone: never leave the upload behind
+        files.remove()
+        raise
+
+
+def _store_and_enqueue(
+    job_id: str, files: Artifacts, upload: FileStorage, request: dict[str, Any], entry: ModelEntry
+) -> Job:
     upload.save(files.upload)
     try:
         probe = audio.probe(files.upload)
     except audio.AudioError as exc:
-        files.remove()
         raise ApiError(400, str(exc), "invalid_audio") from exc
     limit = settings().max_duration_s
     if probe.duration > limit:
-        files.remove()
         raise ApiError(400, f"Audio too long: {probe.duration:.0f}s (maximum {limit:.0f}s)", "invalid_audio")
     request = {
         **request,
@@ -69,7 +77,7 @@ def submit(upload: FileStorage, request: dict[str, Any]) -> Job:
         build_canvas(celery(), job_id, request, entry, plan).apply_async()
     except Exception as exc:  # broker down: do not leave a pending job nobody will run
         logger.exception("could not enqueue %s", job_id)
-        jobs().transition(job_id, jobstore.FAILED, error="could not enqueue the job", completed_at=jobstore.now())
+        jobs().delete(job_id)
         raise ApiError(503, "The job queue is unavailable; try again shortly") from exc
     return get(job_id)
 

@@ -13,6 +13,7 @@ import threading
 from typing import Any
 from urllib.parse import urlencode
 
+import redis
 from flask import Flask, request
 from flask_sock import Sock
 from simple_websocket import Client, ConnectionClosed
@@ -20,7 +21,15 @@ from simple_websocket import Client, ConnectionClosed
 from app.extensions import keys, redis_client, settings
 from app.ws.routing import live_workers
 from core.catalog import registry
-from core.protocol import CLOSE_NO_CAPACITY, CLOSE_NORMAL, CLOSE_WORKER_LOST, ProtocolError, error_message, parse_params
+from core.protocol import (
+    CLOSE_INTERNAL,
+    CLOSE_NO_CAPACITY,
+    CLOSE_NORMAL,
+    CLOSE_WORKER_LOST,
+    ProtocolError,
+    error_message,
+    parse_params,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +82,12 @@ def stream(ws: Any) -> None:
     except ProtocolError as exc:
         return _close(ws, exc.to_message(), exc.close_code, exc.message)
     query = urlencode({**request.args.to_dict(), "model": entry.id})
-    workers = live_workers(redis_client(), keys().realtime_workers, entry.id, config.realtime_stale_s)
+    try:
+        workers = live_workers(redis_client(), keys().realtime_workers, entry.id, config.realtime_stale_s)
+    except redis.RedisError as exc:  # the registry of workers is unreachable: retryable, say so
+        logger.warning("cannot list streaming workers: %s", exc)
+        message = "the service registry is unavailable; try again shortly"
+        return _close(ws, error_message("service_unavailable", message), CLOSE_INTERNAL, "unavailable")
     for worker in workers:
         connected = _connect(worker, query)
         if connected:

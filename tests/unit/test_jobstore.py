@@ -47,3 +47,45 @@ def test_started_at_is_written_once(store):
     time.sleep(0.01)
     store.mark_started("job_s")
     assert store.get("job_s")["started_at"] == first
+
+
+def test_writes_to_a_deleted_job_do_not_resurrect_it(store, redis_client):
+    """A stage that outlives its job's deletion must not write a partial record (which used to 500 forever)."""
+    store.create("job_gone", {}, ["transcribe", "merge"])
+    store.delete("job_gone")
+    assert not store.update_stage("job_gone", "transcribe", status="completed", duration_ms=3)
+    assert not store.set_fields("job_gone", result={"text": "late"})
+    assert not store.mark_started("job_gone")
+    assert not store.transition("job_gone", "completed")
+    assert not redis_client.exists("budgie-test-unit:job:job_gone")
+    assert store.get("job_gone") is None
+
+
+def test_every_write_renews_the_ttl(store, redis_client):
+    store.create("job_ttl", {}, ["transcribe"])
+    key = "budgie-test-unit:job:job_ttl"
+    redis_client.expire(key, 5)  # as if the job were about to expire while its stage still runs
+    assert store.update_stage("job_ttl", "transcribe", status="running", chunks_done=1)
+    assert 55 <= redis_client.ttl(key) <= 60, "a running stage extends the job's life"
+    redis_client.expire(key, 5)
+    assert store.transition("job_ttl", "completed")
+    assert redis_client.ttl(key) > 5
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        {"stages": "not json"},  # unparseable field
+        {"created_at": "yesterday"},  # wrong type
+        None,  # a record with only a stage field, as a late writer used to leave behind
+    ],
+)
+def test_a_damaged_record_reads_as_missing_and_is_removed(store, redis_client, damage):
+    key = "budgie-test-unit:job:job_bad"
+    if damage is None:
+        redis_client.hset(key, "stage:transcribe", '{"status": "completed"}')
+    else:
+        store.create("job_bad", {}, ["merge"])
+        redis_client.hset(key, mapping=damage)
+    assert store.get("job_bad") is None
+    assert not redis_client.exists(key)

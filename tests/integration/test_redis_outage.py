@@ -1,0 +1,133 @@
+"""Redis goes away under the API: every endpoint answers a retryable 503 JSON (not a 500), a submit
+leaves nothing behind, a WebSocket gets an ``error`` and close 1011, and all is well once Redis is back.
+
+The test runs its own ``redis-server`` on a free port (real process, real SIGTERM)."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+import redis
+
+from budgie.localstack import free_port
+from tests.conftest import TEST_MODEL, test_settings, wait_for
+from tests.speech import silence
+
+pytestmark = pytest.mark.integration
+
+
+class RedisServer:
+    def __init__(self, workdir: Path):
+        self.port = free_port()
+        self.workdir = workdir
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        cmd = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        self.proc = subprocess.Popen(cmd, cwd=self.workdir, stdout=subprocess.DEVNULL)
+        client = redis.Redis.from_url(self.url)
+        wait_for(lambda: _pings(client), 10, what="redis-server up")
+
+    def stop(self) -> None:
+        assert self.proc is not None
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+def _pings(client: redis.Redis) -> bool:
+    try:
+        return bool(client.ping())
+    except redis.ConnectionError:
+        return False
+
+
+@pytest.fixture()
+def own_redis(tmp_path):
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    if server.proc and server.proc.poll() is None:
+        server.stop()
+
+
+def assert_unavailable(resp) -> None:
+    assert resp.status_code == 503, resp.get_data(as_text=True)
+    assert resp.headers["Retry-After"].isdigit()
+    assert resp.get_json()["error"]["code"] == "service_unavailable"
+
+
+def test_redis_outage_gives_503_everywhere_and_recovers(own_redis, tmp_path, speech_dir, test_registry):
+    from app import create_app
+
+    data_dir = tmp_path / "data"
+    app = create_app(test_settings(redis_url=own_redis.url, data_dir=data_dir, default_model=TEST_MODEL), testing=True)
+    http = app.test_client()
+    wav = silence(speech_dir / "outage.wav", 1.0).read_bytes()
+
+    def submit():
+        return http.post(
+            "/v1/audio/transcriptions",
+            data={"file": (io.BytesIO(wav), "a.wav"), "model": TEST_MODEL},
+            content_type="multipart/form-data",
+        )
+
+    created = submit()
+    assert created.status_code == 201, created.get_data(as_text=True)
+    job_id = created.get_json()["id"]
+    jobs_on_disk = set(p.name for p in data_dir.iterdir())
+
+    own_redis.stop()
+    assert_unavailable(submit())
+    assert set(p.name for p in data_dir.iterdir()) == jobs_on_disk, "a failed submit must not leave its upload"
+    for resp in (
+        http.get(f"/v1/audio/transcriptions/{job_id}"),
+        http.get("/v1/audio/transcriptions"),
+        http.delete(f"/v1/audio/transcriptions/{job_id}"),
+        http.get(f"/v1/audio/transcriptions/{job_id}/export/srt"),
+        http.get("/v1/models"),
+    ):
+        assert_unavailable(resp)
+
+    messages, close_code = _stream_once(app)
+    assert close_code == 1011
+    assert messages and messages[0]["type"] == "error" and messages[0]["code"] == "service_unavailable"
+
+    own_redis.start()  # an empty Redis: the job is gone with it, and the API says so cleanly
+    assert http.get(f"/v1/audio/transcriptions/{job_id}").status_code == 404
+    assert http.get("/v1/audio/transcriptions").status_code == 200
+
+
+def _stream_once(app) -> tuple[list[dict], int | None]:
+    """Open one WebSocket session through the real relay; return the messages and the close code."""
+    from simple_websocket import Client, ConnectionClosed
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", free_port(), app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    messages: list[dict] = []
+    try:
+        ws = Client.connect(f"ws://127.0.0.1:{server.server_port}/v1/audio/transcriptions/stream?model={TEST_MODEL}")
+        try:
+            while True:
+                data = ws.receive(timeout=10)
+                if data is None:
+                    break
+                messages.append(json.loads(data))
+        except ConnectionClosed:
+            pass
+        return messages, ws.close_reason
+    finally:
+        server.shutdown()
