@@ -86,11 +86,11 @@ def test_redis_outage_gives_503_everywhere_and_recovers(own_redis, tmp_path, spe
     created = submit()
     assert created.status_code == 201, created.get_data(as_text=True)
     job_id = created.get_json()["id"]
-    jobs_on_disk = set(p.name for p in data_dir.iterdir())
+    jobs_on_disk = {p.name for p in data_dir.iterdir()}
 
     own_redis.stop()
     assert_unavailable(submit())
-    assert set(p.name for p in data_dir.iterdir()) == jobs_on_disk, "a failed submit must not leave its upload"
+    assert {p.name for p in data_dir.iterdir()} == jobs_on_disk, "a failed submit must not leave its upload"
     for resp in (
         http.get(f"/v1/audio/transcriptions/{job_id}"),
         http.get("/v1/audio/transcriptions"),
