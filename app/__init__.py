@@ -10,7 +10,7 @@ from core.settings import Settings
 def create_app(settings: Settings | None = None, *, testing: bool = False) -> Flask:
     """Build the app from ``settings`` (default: the process's settings, read from the environment)."""
     from app import errors, extensions, metrics
-    from app.api import exports, health, models, transcriptions
+    from app.api import docs, exports, health, models, transcriptions
     from app.openai import routes as openai_routes
     from app.ws import stream
     from core import logs
@@ -31,5 +31,6 @@ def create_app(settings: Settings | None = None, *, testing: bool = False) -> Fl
     app.register_blueprint(exports.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(openai_routes.bp)  # /openai/v1: the OpenAI-compatible surface
+    app.register_blueprint(docs.bp)  # /openapi.json and /docs
     stream.init_app(app)  # WS /v1/audio/transcriptions/stream, relayed to a streaming worker
     return app

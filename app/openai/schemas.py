@@ -73,3 +73,63 @@ def form_data(form: MultiDict[str, str]) -> dict[str, Any]:
         else:
             data[key] = form[key]
     return data
+
+
+# ---------------------------------------------------------------- response shapes (for the OpenAPI spec)
+
+
+class UsageSchema(Schema):
+    type = fields.Constant("duration", required=True)
+    seconds = fields.Integer(required=True)
+
+
+class TranscriptionSchema(Schema):
+    """``response_format=json``."""
+
+    text = fields.String(required=True)
+    usage = fields.Nested(UsageSchema)
+
+
+class VerboseWordSchema(Schema):
+    word = fields.String(required=True)
+    start = fields.Float(required=True)
+    end = fields.Float(required=True)
+    speaker = fields.String(metadata={"description": "with speaker_detection=diarize"})
+
+
+class VerboseSegmentSchema(Schema):
+    id = fields.Integer(required=True)
+    seek = fields.Integer(required=True)
+    start = fields.Float(required=True)
+    end = fields.Float(required=True)
+    text = fields.String(required=True)
+    tokens = fields.List(fields.Integer(), required=True)
+    temperature = fields.Float(required=True)
+    avg_logprob = fields.Float(required=True)
+    compression_ratio = fields.Float(required=True)
+    no_speech_prob = fields.Float(required=True)
+    speaker = fields.String(metadata={"description": "with speaker_detection=diarize"})
+
+
+class VerboseTranscriptionSchema(Schema):
+    """``response_format=verbose_json``."""
+
+    task = fields.String(required=True, validate=validate.OneOf(("transcribe", "translate")))
+    language = fields.String(required=True)
+    duration = fields.Float(required=True)
+    text = fields.String(required=True)
+    segments = fields.List(fields.Nested(VerboseSegmentSchema))
+    words = fields.List(fields.Nested(VerboseWordSchema))
+    usage = fields.Nested(UsageSchema)
+
+
+class OpenAIModelSchema(Schema):
+    id = fields.String(required=True)
+    object = fields.Constant("model", required=True)
+    created = fields.Integer(required=True)
+    owned_by = fields.String(required=True)
+
+
+class OpenAIModelListSchema(Schema):
+    object = fields.Constant("list", required=True)
+    data = fields.List(fields.Nested(OpenAIModelSchema), required=True)
