@@ -40,6 +40,7 @@ class StageRecord(TypedDict, total=False):
     completed_at: float
     duration_ms: int
     error: str
+    error_code: str
     chunks_done: int
     chunks_total: int
 
@@ -52,6 +53,7 @@ class Job(TypedDict):
     created_at: float
     request: dict[str, Any]
     error: str | None
+    error_code: str | None
     started_at: float | None
     completed_at: float | None
     duration: float | None
@@ -207,6 +209,7 @@ def _parse(raw: dict[str, str]) -> Job:
         "created_at": float(raw["created_at"]),
         "request": json.loads(raw.get("request", "{}")),
         "error": raw.get("error"),
+        "error_code": raw.get("error_code"),
         "started_at": _float(raw.get("started_at")),
         "completed_at": _float(raw.get("completed_at")),
         "duration": _float(raw.get("duration")),

@@ -23,6 +23,12 @@ class Keys:
         """Sorted set: job ids by creation time (the listing index)."""
         return f"{self.prefix}:jobs"
 
+    # -- housekeeping ----------------------------------------------------------------------------
+    @property
+    def sweep_lock(self) -> str:
+        """String with a TTL: held by the one worker sweeping orphaned files this interval."""
+        return f"{self.prefix}:housekeeping:sweep"
+
     # -- workers ---------------------------------------------------------------------------------
     def batch_worker(self, hostname: str) -> str:
         """Hash with a TTL: a Celery worker's queues and loaded models."""

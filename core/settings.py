@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Csv = Annotated[tuple[str, ...], NoDecode]
@@ -149,6 +149,30 @@ class Settings(BaseSettings):
     """The server the ``budgie`` CLI and ``budgie.client.Client`` talk to by default."""
     api_key: str | None = Field(None, validation_alias=_alias("BUDGIE_API_KEY"))
     """The key the ``budgie`` CLI sends as ``Authorization: Bearer`` (none by default)."""
+
+    # -- storage, audio_url and housekeeping (issue 17: several hosts, no shared disk) ------------
+    storage_url: str = ""
+    """Where uploads and artifacts live: ``file:///srv/budgie`` or ``s3://bucket/prefix``; empty = ``data_dir``."""
+    scratch_dir: Path | None = None
+    """Local scratch for a running stage (removed after it); default ``<data_dir>/scratch``."""
+    aws_endpoint_url: str = Field("", validation_alias=_alias("AWS_ENDPOINT_URL", "BUDGIE_AWS_ENDPOINT_URL"))
+    """S3 endpoint (MinIO, Ceph RGW); empty = AWS."""
+    aws_default_region: str = Field("", validation_alias=_alias("AWS_DEFAULT_REGION", "BUDGIE_AWS_DEFAULT_REGION"))
+    aws_access_key_id: str = Field("", validation_alias=_alias("AWS_ACCESS_KEY_ID", "BUDGIE_AWS_ACCESS_KEY_ID"))
+    aws_secret_access_key: SecretStr = Field(
+        SecretStr(""), validation_alias=_alias("AWS_SECRET_ACCESS_KEY", "BUDGIE_AWS_SECRET_ACCESS_KEY")
+    )
+    """Empty credentials: boto3's own chain (instance role, ~/.aws) decides."""
+    s3_part_mb: int = 16
+    """Multipart threshold and part size for S3 transfers (memory per transfer is a few parts)."""
+    audio_url_max_mb: float = 1024
+    """``audio_url`` bodies above this fail the job."""
+    audio_url_timeout_s: float = 30
+    """Connect/read timeout for ``audio_url`` downloads (per network operation)."""
+    sweep_interval_s: float = 600
+    """How often one worker in the cluster removes stored files whose job record is gone (0 = never)."""
+    sweep_grace_s: float = 300
+    """Files younger than this are left alone by the sweep."""
 
     @field_validator("models", "stream_model", "openai_model_names", mode="before")
     @classmethod

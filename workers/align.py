@@ -14,5 +14,6 @@ from workers.stage import StageError, stage
 @stage("align")
 def align(job_id: str) -> dict:
     raise StageError(
-        "no alignment engine is installed; use a model with native word timestamps or timestamps_granularity=segment"
+        "no alignment engine is installed; use a model with native word timestamps or timestamps_granularity=segment",
+        "alignment_unavailable",
     )

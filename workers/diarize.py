@@ -9,6 +9,7 @@ import logging
 
 from celery import shared_task, signals
 
+from core.artifacts import AUDIO, TURNS
 from core.settings import get_settings
 from workers.engines.diarization import DiarizerUnavailable, SpeakerBounds, get_diarizer
 from workers.stage import StageError, artifacts, stage
@@ -24,9 +25,9 @@ def diarize(job_id: str, *, num_speakers=None, min_speakers=None, max_speakers=N
     try:
         diarizer = get_diarizer(get_settings())
     except DiarizerUnavailable as exc:
-        raise StageError(str(exc)) from exc
-    turns = diarizer.diarize(files.audio, bounds)
-    files.write_json(files.turns, turns)
+        raise StageError(str(exc), "diarizer_unavailable") from exc
+    turns = diarizer.diarize(files.fetch(AUDIO), bounds)
+    files.write_json(TURNS, turns)
     speakers = sorted({t["speaker"] for t in turns})
     logger.info("job %s: %s diarizer found %d speakers in %d turns", job_id, diarizer.name, len(speakers), len(turns))
     return {"job_id": job_id, "engine": diarizer.name, "speakers": len(speakers), "turns": len(turns)}

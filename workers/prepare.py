@@ -1,8 +1,12 @@
-"""PREPARE: decode the upload, downmix and resample to 16 kHz mono WAV on shared storage."""
+"""PREPARE: fetch the audio (the upload, or the caller's ``audio_url``), decode, downmix and resample
+it to a 16 kHz mono WAV in the store."""
 
 from celery import shared_task
 
 from core import audio
+from core.artifacts import AUDIO, UPLOAD
+from core.settings import get_settings
+from workers.audio_url import fetch_audio_url
 from workers.stage import StageError, artifacts, stage, store
 
 
@@ -10,16 +14,38 @@ from workers.stage import StageError, artifacts, stage, store
 @stage("prepare")
 def prepare(job_id: str) -> dict:
     files = artifacts(job_id)
+    job = store().get(job_id)
+    url = job["request"].get("audio_url") if job else None
+    if url:
+        source = fetch_audio_url(url, files.workfile(UPLOAD))
+        _check_duration(source)
+    else:
+        source = files.fetch(UPLOAD)
     try:
-        if audio.is_prepared_wav(files.upload):  # already 16 kHz mono 16-bit: nothing to convert
-            files.upload.replace(files.audio)
-            duration = audio.wav_duration(files.audio)
+        if audio.is_prepared_wav(source):  # already 16 kHz mono 16-bit: nothing to convert
+            duration = audio.wav_duration(source)
+            files.publish(AUDIO, source)
         else:
-            samples = audio.decode(files.upload)
-            audio.write_wav(files.audio, samples)
+            samples = audio.decode(source)
             duration = round(len(samples) / audio.SAMPLE_RATE, 3)
+            wav = files.workfile(AUDIO)
+            audio.write_wav(wav, samples)
+            del samples
+            files.publish(AUDIO, wav)
     except audio.AudioError as exc:
-        raise StageError(str(exc)) from exc
+        raise StageError(str(exc), "invalid_audio") from exc
     store().set_fields(job_id, duration=duration)
-    files.upload.unlink(missing_ok=True)  # the 16 kHz WAV is all later stages need
+    if not url:
+        files.delete(UPLOAD)  # the 16 kHz WAV is all later stages need
     return {"job_id": job_id, "duration": duration}
+
+
+def _check_duration(path) -> None:
+    """The submit-time probe, for audio that arrived by URL: unreadable or too long fails here."""
+    try:
+        probe = audio.probe(path)
+    except audio.AudioError as exc:
+        raise StageError(f"audio_url: {exc}", "invalid_audio") from exc
+    limit = get_settings().max_duration_s
+    if probe.duration > limit:
+        raise StageError(f"Audio too long: {probe.duration:.0f}s (maximum {limit:.0f}s)", "invalid_audio")

@@ -21,7 +21,7 @@ from workers.engines.device import DeviceError
 
 logger = logging.getLogger(__name__)
 
-_state: dict[str, Any] = {"queues": [], "hostname": "", "heartbeat": None}
+_state: dict[str, Any] = {"queues": [], "hostname": "", "heartbeat": None, "sweeper": None}
 
 
 @signals.setup_logging.connect
@@ -72,9 +72,15 @@ def _start_heartbeat(sender: Any = None, **kwargs: Any) -> None:
     )
     _state["heartbeat"] = heartbeat
     heartbeat.start()
+    from workers.housekeeping import Sweeper
+
+    _state["sweeper"] = Sweeper(settings)
+    _state["sweeper"].start()
 
 
 @signals.worker_shutdown.connect
 def _stop_heartbeat(sender: Any = None, **kwargs: Any) -> None:
     if _state["heartbeat"] is not None:
         _state["heartbeat"].stop(unregister=True)
+    if _state["sweeper"] is not None:
+        _state["sweeper"].stop()

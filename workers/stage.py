@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import logging
+import re
+import shutil
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 from celery.exceptions import Ignore, SoftTimeLimitExceeded
 
@@ -12,12 +19,17 @@ from core import jobstore
 from core.artifacts import Artifacts
 from core.logs import log_context
 from core.settings import get_settings
+from core.storage import StorageError, open_storage, scratch_root
 
 logger = logging.getLogger(__name__)
 
 
 class StageError(RuntimeError):
-    """A failure whose message is meant for the API user."""
+    """A failure whose message is meant for the API user; ``code`` is a stable machine-readable reason."""
+
+    def __init__(self, message: str, code: str = "stage_failed"):
+        super().__init__(message)
+        self.code = code
 
 
 class JobCancelled(Exception):
@@ -36,8 +48,28 @@ def store() -> jobstore.JobStore:
     return jobstore.JobStore.from_url(s.redis_url, s.key_prefix, s.job_ttl_s)
 
 
+_scratch: contextvars.ContextVar[Path | None] = contextvars.ContextVar("stage_scratch", default=None)
+
+
+@contextmanager
+def stage_scratch(job_id: str, name: str) -> Iterator[Path]:
+    """A local directory for the running stage's copies of the job's files, removed when it ends."""
+    root = scratch_root(get_settings())
+    root.mkdir(parents=True, exist_ok=True)
+    path = Path(tempfile.mkdtemp(prefix=f"{job_id}.{name}.", dir=root))
+    token = _scratch.set(path)
+    try:
+        yield path
+    finally:
+        _scratch.reset(token)
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def artifacts(job_id: str) -> Artifacts:
-    return Artifacts(get_settings().data_dir, job_id)
+    """The job's files in the configured store, with the running stage's scratch directory."""
+    settings = get_settings()
+    scratch = _scratch.get() or scratch_root(settings) / f"{job_id}.adhoc"
+    return Artifacts(open_storage(settings), job_id, scratch)
 
 
 def stage(name: str, completes_job: bool = False):
@@ -51,7 +83,7 @@ def stage(name: str, completes_job: bool = False):
     def decorate(fn):
         @functools.wraps(fn)
         def run(job_id: str, *args, **kwargs):
-            with log_context(job_id=job_id, stage=name):
+            with log_context(job_id=job_id, stage=name), stage_scratch(job_id, name):
                 return _run(job_id, *args, **kwargs)
 
         def _run(job_id: str, *args, **kwargs):
@@ -77,17 +109,18 @@ def stage(name: str, completes_job: bool = False):
                 )
                 raise Ignore() from None
             except Exception as exc:
-                message = _user_message(name, exc)
+                message, code = user_error(name, exc)
                 logger.exception("job %s: %s failed", job_id, name)
                 jobs.update_stage(
                     job_id,
                     name,
                     status="failed",
                     error=message,
+                    error_code=code,
                     completed_at=jobstore.now(),
                     duration_ms=int((time.time() - started) * 1000),
                 )
-                jobs.transition(job_id, jobstore.FAILED, error=message, completed_at=jobstore.now())
+                jobs.transition(job_id, jobstore.FAILED, error=message, error_code=code, completed_at=jobstore.now())
                 raise
             jobs.update_stage(
                 job_id,
@@ -105,9 +138,21 @@ def stage(name: str, completes_job: bool = False):
     return decorate
 
 
-def _user_message(name: str, exc: Exception) -> str:
+# An absolute path not inside a URL (``http://host/a/b`` keeps its path: a word character precedes it).
+_PATH = re.compile(r"(?<![\w:/.])/(?:[\w.@+-]+/)+[\w.@+-]*")
+
+
+def scrub(message: str) -> str:
+    """Remove server file paths from a message shown to clients (full detail stays in the logs)."""
+    return _PATH.sub("<file>", message)
+
+
+def user_error(name: str, exc: Exception) -> tuple[str, str]:
+    """``(message, code)`` for the API user: no server paths, no exception class names."""
     if isinstance(exc, SoftTimeLimitExceeded):
-        return f"{name}: the stage ran past its time limit"
+        return f"{name}: the stage ran past its time limit", "stage_timeout"
     if isinstance(exc, StageError):
-        return f"{name}: {exc}"
-    return f"{name}: {type(exc).__name__}: {exc}"
+        return scrub(f"{name}: {exc}"), exc.code
+    if isinstance(exc, StorageError):
+        return scrub(f"{name}: storage failed: {exc}"), "storage_error"
+    return f"{name}: the stage failed unexpectedly (the details are in the worker logs)", "internal_error"

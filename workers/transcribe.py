@@ -7,6 +7,7 @@ from typing import Any
 from celery import shared_task
 
 from core import audio
+from core.artifacts import AUDIO, TRANSCRIPT
 from core.catalog import registry
 from core.settings import get_settings
 from core.transcript import Word
@@ -32,12 +33,12 @@ def transcribe(job_id: str, *, model_id: str, language: str = "en") -> dict[str,
 
     transcript = transcribe_audio(
         model,
-        audio.read_wav(files.audio),
+        audio.read_wav(files.fetch(AUDIO)),
         max_chunk_s=entry.max_chunk_s or settings.max_chunk_s,
         batch_size=settings.batch_size,
         language=language,
         timestamp_shift=entry.timestamp_shift_s,
         on_progress=progress,
     )
-    files.write_json(files.transcript, transcript)
+    files.write_json(TRANSCRIPT, transcript)
     return {"job_id": job_id, "words": len(transcript["words"])}

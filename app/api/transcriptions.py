@@ -14,12 +14,24 @@ bp = Blueprint("transcriptions", __name__, url_prefix="/v1/audio/transcriptions"
 
 @bp.post("")
 def create() -> ResponseReturnValue:
-    """Submit an audio file for transcription."""
+    """Submit audio for transcription: a multipart ``file``, or an ``audio_url`` (form field or JSON body)."""
     upload = request.files.get("file")
-    if upload is None:
-        raise ApiError(400, "Missing 'file': send the audio as a multipart form field named 'file'")
-    params = load(TranscriptionRequestSchema(), request.form.to_dict())
-    job = transcriptions.submit(upload, params)
+    if request.is_json:
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            raise ApiError(400, "The JSON body must be an object")
+        fields = body
+    else:
+        fields = request.form.to_dict()
+    params = load(TranscriptionRequestSchema(), fields)
+    audio_url = params.pop("audio_url", None)
+    if upload is None and audio_url is None:
+        raise ApiError(
+            400, "Missing audio: send a multipart form field named 'file', or an 'audio_url' to download it from"
+        )
+    if upload is not None and audio_url is not None:
+        raise ApiError(400, "Send either 'file' or 'audio_url', not both")
+    job = transcriptions.submit(upload, audio_url, params)
     JOBS_SUBMITTED.labels(job["request"]["model"]).inc()
     return {"id": job["id"], "status": job["status"], "created_at": job["created_at"]}, 201
 

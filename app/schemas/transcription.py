@@ -10,12 +10,14 @@ SPEAKER_RANGE = validate.Range(min=1, max=32)
 
 
 class TranscriptionRequestSchema(Schema):
-    """The multipart form fields of ``POST /v1/audio/transcriptions`` (the file travels separately)."""
+    """The form fields (or JSON body) of ``POST /v1/audio/transcriptions`` (the file travels separately)."""
 
     class Meta:
         unknown = RAISE
 
     model = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
+    audio_url = fields.String(load_default=None, validate=validate.Length(min=1, max=2048))
+    """Instead of ``file``: http(s) (or ``s3://`` on the S3 backend) URL PREPARE downloads the audio from."""
     language = fields.String(
         load_default="auto",
         validate=validate.Regexp(
@@ -65,13 +67,20 @@ class SegmentSchema(Schema):
     words = fields.List(fields.Nested(WordSchema))
 
 
+class ErrorSchema(Schema):
+    """Why a job or stage failed: a stable ``code`` and a ``message`` for people (no server internals)."""
+
+    code = fields.String()
+    message = fields.String()
+
+
 class StageSchema(Schema):
     stage = fields.String()
     status = fields.String()
     started_at = fields.Float(allow_none=True)
     completed_at = fields.Float(allow_none=True)
     duration_ms = fields.Integer(allow_none=True)
-    error = fields.String(allow_none=True)
+    error = fields.Nested(ErrorSchema, allow_none=True)
     chunks_done = fields.Integer()  # transcribe: pieces of a long file decoded so far ...
     chunks_total = fields.Integer()  # ... out of this many
 
@@ -88,7 +97,7 @@ class JobSchema(Schema):
     progress = fields.Float()
     current_stage = fields.String(allow_none=True)
     stages = fields.List(fields.Nested(StageSchema))
-    error = fields.String(allow_none=True)
+    error = fields.Nested(ErrorSchema, allow_none=True)
     request = fields.Dict()
     text = fields.String()
     language = fields.String()
@@ -106,7 +115,7 @@ class JobSummarySchema(Schema):
     created_at = fields.Float()
     completed_at = fields.Float(allow_none=True)
     duration = fields.Float(allow_none=True)
-    error = fields.String(allow_none=True)
+    error = fields.Nested(ErrorSchema, allow_none=True)
 
 
 class JobListSchema(Schema):

@@ -4,26 +4,30 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from werkzeug.datastructures import FileStorage
 
 from app.errors import ApiError
 from app.extensions import celery, jobs, settings
 from app.services.models import served_models
-from core import audio, jobstore
-from core.artifacts import Artifacts
+from core import audio, jobstore, netguard
+from core.artifacts import UPLOAD, Artifacts
 from core.catalog import registry
 from core.jobstore import Job
 from core.pipeline import build_canvas, plan_stages, task_id
+from core.storage import StorageError, open_storage, scratch_root
 from registry import ModelEntry, UnknownModelError
 
 logger = logging.getLogger(__name__)
 
 
 def _artifacts(job_id: str) -> Artifacts:
-    return Artifacts(settings().data_dir, job_id)
+    return Artifacts(open_storage(settings()), job_id, scratch_root(settings()) / "api")
 
 
 def resolve_model(model_id: str | None) -> ModelEntry:
@@ -34,50 +38,90 @@ def resolve_model(model_id: str | None) -> ModelEntry:
         raise ApiError(400, str(exc), "unknown_model", {"valid_models": exc.valid}) from exc
 
 
-def submit(upload: FileStorage, request: dict[str, Any]) -> Job:
-    """Validate the model, language and audio, store the upload and enqueue the job's chain."""
+def submit(upload: FileStorage | None, audio_url: str | None, request: dict[str, Any]) -> Job:
+    """Validate the model, language and audio (or its URL), store the upload and enqueue the job's chain."""
     entry = resolve_model(request.get("model"))
     if not entry.supports_language(request.get("language")):
         raise ApiError(400, entry.language_error, "language_not_supported")
     job_id = jobstore.new_job_id()
-    files = _artifacts(job_id)
-    files.dir.mkdir(parents=True, exist_ok=True)
-    try:
-        return _store_and_enqueue(job_id, files, upload, request, entry)
-    except BaseException:  # bad audio, Redis or broker down, client gone: never leave the upload behind
-        files.remove()
-        raise
+    request = {**request, "model": entry.id}
+    if upload is not None:
+        staged = _receive(upload)
+        try:
+            request = {**request, "filename": upload.filename or "upload", "probe": _probe(staged)}
+            return _enqueue(job_id, request, entry, staged)
+        finally:
+            staged.unlink(missing_ok=True)
+    assert audio_url is not None
+    _check_audio_url(audio_url)
+    request = {**request, "audio_url": audio_url, "filename": _url_filename(audio_url)}
+    return _enqueue(job_id, request, entry, None)
 
 
-def _store_and_enqueue(
-    job_id: str, files: Artifacts, upload: FileStorage, request: dict[str, Any], entry: ModelEntry
-) -> Job:
-    upload.save(files.upload)
+def _receive(upload: FileStorage) -> Path:
+    """Copy the upload to a local scratch file (streamed; the form parser already spooled it to disk)."""
+    directory = scratch_root(settings()) / "api"
+    directory.mkdir(parents=True, exist_ok=True)
+    staged = directory / f"upload-{uuid.uuid4().hex}"
+    upload.save(staged)
+    return staged
+
+
+def _probe(path: Path) -> dict[str, Any]:
     try:
-        probe = audio.probe(files.upload)
+        probe = audio.probe(path)
     except audio.AudioError as exc:
         raise ApiError(400, str(exc), "invalid_audio") from exc
     limit = settings().max_duration_s
     if probe.duration > limit:
         raise ApiError(400, f"Audio too long: {probe.duration:.0f}s (maximum {limit:.0f}s)", "invalid_audio")
-    request = {
-        **request,
-        "model": entry.id,
-        "filename": upload.filename or "upload",
-        "probe": {
-            "duration": probe.duration,
-            "sample_rate": probe.sample_rate,
-            "channels": probe.channels,
-            "codec": probe.codec,
-        },
+    return {
+        "duration": probe.duration,
+        "sample_rate": probe.sample_rate,
+        "channels": probe.channels,
+        "codec": probe.codec,
     }
+
+
+def _check_audio_url(url: str) -> None:
+    """The cheap checks at submit (scheme, host, SSRF); the download itself happens in PREPARE."""
+    parts = urlsplit(url)
+    if parts.scheme == "s3":
+        if not settings().storage_url.startswith("s3://"):
+            raise ApiError(400, "s3:// audio URLs need the S3 storage backend", "invalid_audio_url")
+        if not parts.netloc or not parts.path.strip("/"):
+            raise ApiError(400, "an s3:// audio URL names a bucket and a key: s3://bucket/key", "invalid_audio_url")
+        return
+    try:
+        netguard.check_url(url, settings().allow_private_urls)
+    except netguard.UnsafeURL as exc:
+        raise ApiError(400, f"audio_url refused: {exc}", "invalid_audio_url") from exc
+
+
+def _url_filename(url: str) -> str:
+    name = unquote(urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1])
+    return name[:200] or "audio"
+
+
+def _enqueue(job_id: str, request: dict[str, Any], entry: ModelEntry, staged: Path | None) -> Job:
+    """Create the job record, then store its upload (so the sweep never sees files without a record),
+    then send its chain."""
     plan = plan_stages(request, entry)
     jobs().create(job_id, request, list(plan.stages))
+    if staged is not None:
+        try:
+            _artifacts(job_id).publish(UPLOAD, staged)
+        except (StorageError, OSError) as exc:
+            logger.exception("could not store the upload of %s", job_id)
+            jobs().delete(job_id)
+            _artifacts(job_id).remove()
+            raise ApiError(503, "The file store is unavailable; try again shortly", "storage_unavailable") from exc
     try:
         build_canvas(celery(), job_id, request, entry, plan).apply_async()
     except Exception as exc:  # broker down: do not leave a pending job nobody will run
         logger.exception("could not enqueue %s", job_id)
         jobs().delete(job_id)
+        _artifacts(job_id).remove()
         raise ApiError(503, "The job queue is unavailable; try again shortly") from exc
     return get(job_id)
 
@@ -118,7 +162,9 @@ def view(job: Job) -> dict[str, Any]:
     )
     running = next((s["stage"] for s in stages if s.get("status") == "running"), None)
     out: dict[str, Any] = {
-        **{k: job[k] for k in ("id", "status", "created_at", "started_at", "completed_at", "error", "stages")},
+        **{k: job[k] for k in ("id", "status", "created_at", "started_at", "completed_at")},
+        "error": error_object(job["error"], job.get("error_code"), job["status"]),
+        "stages": [_stage_view(s) for s in stages],
         "model": job["request"].get("model"),
         "request": {k: v for k, v in job["request"].items() if k != "probe"},
         "progress": round(done / len(stages), 3) if stages else 0.0,
@@ -135,6 +181,21 @@ def view(job: Job) -> dict[str, Any]:
     return out
 
 
+def error_object(message: str | None, code: str | None, status: str) -> dict[str, str] | None:
+    """A failure as clients see it: ``{code, message}`` (records written before codes existed get a
+    generic code)."""
+    if not message:
+        return None
+    return {"code": code or ("cancelled" if status == jobstore.CANCELLED else "stage_failed"), "message": message}
+
+
+def _stage_view(stage: Mapping[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in stage.items() if k != "error_code"}
+    if stage.get("error"):
+        out["error"] = error_object(stage["error"], stage.get("error_code"), stage.get("status", ""))
+    return out
+
+
 def list_jobs(limit: int, cursor: float | None, status: str | None) -> dict[str, Any]:
     found, has_more = jobs().list(limit=limit, before=cursor, status=status)
     views = [view(j) for j in found]
@@ -148,7 +209,9 @@ def cancel_or_delete(job_id: str) -> tuple[dict[str, Any] | None, int]:
         jobs().delete(job_id)
         _artifacts(job_id).remove()
         return None, 204
-    if jobs().transition(job_id, jobstore.CANCELLED, completed_at=jobstore.now(), error="cancelled by request"):
+    if jobs().transition(
+        job_id, jobstore.CANCELLED, completed_at=jobstore.now(), error="cancelled by request", error_code="cancelled"
+    ):
         for stage in job["stages"]:
             if stage.get("status") in ("pending", "running"):
                 jobs().update_stage(job_id, stage["stage"], status="cancelled")

@@ -168,9 +168,8 @@ def test_unknown_engine_names_are_rejected_by_the_settings():
 
 def test_diarize_stage_fails_the_job_with_the_message(redis_client, worker_environment, two_voices):
     """The real stage task, run in-process against real Redis: a missing engine fails the job cleanly."""
-    import shutil
-
     from core import jobstore
+    from core.artifacts import AUDIO, TURNS
     from workers.diarize import diarize
     from workers.stage import StageError, artifacts, store
 
@@ -178,25 +177,24 @@ def test_diarize_stage_fails_the_job_with_the_message(redis_client, worker_envir
     job_id = jobstore.new_job_id()
     store().create(job_id, {"model": "parakeet-test"}, ["prepare", "transcribe", "diarize", "merge"])
     files = artifacts(job_id)
-    files.dir.mkdir(parents=True, exist_ok=True)
-    shutil.copy(two_voices.wav, files.audio)
+    files.storage.put_bytes(files.key(AUDIO), two_voices.wav.read_bytes())
     with pytest.raises(StageError):
         diarize(job_id)
     job = store().get(job_id)
-    assert job["status"] == "failed"
+    assert job["status"] == "failed" and job["error_code"] == "diarizer_unavailable"
     assert job["error"].startswith("diarize: ") and "pyannote" in job["error"]
     assert "Traceback" not in job["error"] and "DiarizerUnavailable" not in job["error"]
-    assert not files.turns.exists()
+    assert "/nonexistent" not in job["error"], "server paths stay in the logs"
+    assert not files.exists(TURNS)
 
     worker_environment(BUDGIE_DIARIZER="embedded")
     ok_id = jobstore.new_job_id()
     store().create(ok_id, {"model": "parakeet-test"}, ["prepare", "transcribe", "diarize", "merge"])
     ok_files = artifacts(ok_id)
-    ok_files.dir.mkdir(parents=True, exist_ok=True)
-    shutil.copy(two_voices.wav, ok_files.audio)
+    ok_files.storage.put_bytes(ok_files.key(AUDIO), two_voices.wav.read_bytes())
     summary = diarize(ok_id, num_speakers=2)
     assert summary["speakers"] == 2 and summary["engine"] == "embedded"
-    turns = ok_files.read_json(ok_files.turns)
+    turns = ok_files.read_json(TURNS)
     assert turns and set(turns[0]) == {"speaker", "start", "end"}
     assert {s["stage"]: s["status"] for s in store().get(ok_id)["stages"]}["diarize"] == "completed"
 
