@@ -42,7 +42,7 @@ class Artifacts:
     def workfile(self, name: str) -> Path:
         """A fresh scratch path to build artifact ``name`` in before :meth:`publish`."""
         self.scratch.mkdir(parents=True, exist_ok=True)
-        return self.scratch / f".{name}.{uuid.uuid4().hex[:8]}"
+        return self.scratch / f".{uuid.uuid4().hex[:8]}.{name}"  # keeps the extension
 
     def publish(self, name: str, path: Path) -> None:
         """Store the local file ``path`` as artifact ``name`` (the file is consumed)."""

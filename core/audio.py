@@ -105,6 +105,41 @@ def decode(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     return np.concatenate(pieces).astype(np.float32, copy=False)
 
 
+def convert_to_wav(path: str | Path, out: str | Path, sample_rate: int = SAMPLE_RATE) -> float:
+    """:func:`decode` written straight to a 16-bit mono WAV at ``out``, frame by frame, so memory stays
+    flat whatever the length (a 1 GB upload); returns the duration in seconds."""
+    import av
+    import soundfile as sf
+
+    container, stream = _open(path)
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
+    written = 0
+    try:
+        with sf.SoundFile(str(out), "w", samplerate=sample_rate, channels=1, subtype="PCM_16", format="WAV") as wav:
+
+            def put(frames: list[Any]) -> None:
+                nonlocal written
+                for f in frames:
+                    samples = f.to_ndarray().reshape(-1)
+                    wav.write(samples)
+                    written += len(samples)
+
+            try:
+                for frame in container.decode(stream):
+                    put(resampler.resample(frame))
+            except av.error.FFmpegError as exc:
+                if not written:
+                    raise AudioError(f"Unable to decode audio: {_reason(exc)}") from exc
+                # a damaged tail: keep what decoded cleanly
+            put(resampler.resample(None))
+    finally:
+        container.close()
+    if not written:
+        Path(out).unlink(missing_ok=True)
+        raise AudioError("Unable to decode audio: no samples")
+    return round(written / sample_rate, 3)
+
+
 def write_wav(path: str | Path, audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> None:
     import soundfile as sf
 

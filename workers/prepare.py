@@ -26,11 +26,8 @@ def prepare(job_id: str) -> dict:
             duration = audio.wav_duration(source)
             files.publish(AUDIO, source)
         else:
-            samples = audio.decode(source)
-            duration = round(len(samples) / audio.SAMPLE_RATE, 3)
             wav = files.workfile(AUDIO)
-            audio.write_wav(wav, samples)
-            del samples
+            duration = audio.convert_to_wav(source, wav)  # streamed: memory stays flat on long files
             files.publish(AUDIO, wav)
     except audio.AudioError as exc:
         raise StageError(str(exc), "invalid_audio") from exc

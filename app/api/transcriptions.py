@@ -31,7 +31,7 @@ def create() -> ResponseReturnValue:
         )
     if upload is not None and audio_url is not None:
         raise ApiError(400, "Send either 'file' or 'audio_url', not both")
-    job = transcriptions.submit(upload, audio_url, params)
+    job = transcriptions.submit(upload, params, audio_url=audio_url)
     JOBS_SUBMITTED.labels(job["request"]["model"]).inc()
     return {"id": job["id"], "status": job["status"], "created_at": job["created_at"]}, 201
 

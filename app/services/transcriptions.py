@@ -38,7 +38,7 @@ def resolve_model(model_id: str | None) -> ModelEntry:
         raise ApiError(400, str(exc), "unknown_model", {"valid_models": exc.valid}) from exc
 
 
-def submit(upload: FileStorage | None, audio_url: str | None, request: dict[str, Any]) -> Job:
+def submit(upload: FileStorage | None, request: dict[str, Any], *, audio_url: str | None = None) -> Job:
     """Validate the model, language and audio (or its URL), store the upload and enqueue the job's chain."""
     entry = resolve_model(request.get("model"))
     if not entry.supports_language(request.get("language")):

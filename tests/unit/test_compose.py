@@ -45,10 +45,14 @@ def test_transcribe_queues_name_registry_models_with_weights_baked_in():
                 assert service["build"]["args"]["BUDGIE_PRELOAD"] == model
 
 
+def objectstore(service: dict) -> bool:
+    return "objectstore" in service.get("profiles", [])
+
+
 def test_services_share_redis_and_storage_and_use_real_dockerfile_targets():
     targets = set(re.findall(r"^FROM .* AS (\w+)$", (ROOT / "Dockerfile").read_text(), re.M))
     for name, service in SERVICES.items():
-        if name == "redis":
+        if name == "redis" or objectstore(service):
             continue
         assert service["environment"]["REDIS_URL"] == "redis://redis:6379/0", name
         assert service["build"]["target"] in targets, name
@@ -57,12 +61,25 @@ def test_services_share_redis_and_storage_and_use_real_dockerfile_targets():
     assert SERVICES["realtime-parakeet-1"]["environment"]["MAX_SESSIONS"] == "4"
 
 
+def test_objectstore_profile_shares_no_volume_and_points_every_process_at_minio():
+    budgie = {n: s for n, s in SERVICES.items() if objectstore(s) and "build" in s}
+    assert {"api-s3", "worker-cpu-s3", "engine-parakeet-s3", "engine-diarize-s3"} <= set(budgie)
+    assert set(STAGE_QUEUES.values()) <= {q for s in budgie.values() for q in celery_queues(s)}
+    for name, service in budgie.items():
+        env = service["environment"]
+        assert not service.get("volumes"), f"{name} must not share a volume"
+        assert env["BUDGIE_STORAGE_URL"].startswith("s3://") and env["AWS_ENDPOINT_URL"] == "http://minio:9000", name
+        assert env["REDIS_URL"] == "redis://redis:6379/1", name  # never the volume stack's queues
+        assert service["depends_on"]["minio-bucket"]["condition"] == "service_completed_successfully", name
+    assert "objectstore" in SERVICES["minio"]["profiles"]
+
+
 def test_every_budgie_variable_in_compose_is_a_setting():
     from core.settings import environment_names
 
     known = environment_names()
     for name, service in SERVICES.items():
         for var in service.get("environment") or {}:
-            if var.startswith(("BUDGIE_", "WORKER_")) or var in ("REDIS_URL", "MAX_SESSIONS", "HF_TOKEN"):
+            if var.startswith(("BUDGIE_", "WORKER_", "AWS_")) or var in ("REDIS_URL", "MAX_SESSIONS", "HF_TOKEN"):
                 assert var in known, f"{name}: {var} is not read by core.settings"
     assert SERVICES["realtime-parakeet-1"]["command"] == ["budgie-stream-worker"]
