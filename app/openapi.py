@@ -32,6 +32,12 @@ class TranscriptionUploadSchema(TranscriptionRequestSchema):
     file = fields.Raw(required=True, metadata=AUDIO_FILE)
 
 
+class TranscriptionUrlSchema(TranscriptionRequestSchema):
+    """The JSON body alternative: the audio is downloaded from ``audio_url`` (docs/api.md)."""
+
+    audio_url = fields.String(required=True, metadata={"description": "http(s):// (or s3:// on the S3 backend)"})
+
+
 class OpenAITranscriptionUploadSchema(openai_schemas.TranscriptionFormSchema):
     file = fields.Raw(required=True, metadata=AUDIO_FILE)
 
@@ -99,7 +105,13 @@ OPENAI_TRANSCRIPT: dict[str, Any] = {
 OPERATIONS: dict[str, dict[str, Any]] = {
     "transcriptions.create": {
         "tags": ["native"],
-        "requestBody": _multipart(TranscriptionUploadSchema),
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {"schema": TranscriptionUploadSchema},
+                **_json(TranscriptionUrlSchema),
+            },
+        },
         "responses": {
             "201": {"description": "job created", "content": _json(JobCreatedSchema)},
             **_errors(400, 413, 503),

@@ -67,7 +67,7 @@ class SegmentSchema(Schema):
     words = fields.List(fields.Nested(WordSchema))
 
 
-class ErrorSchema(Schema):
+class JobErrorSchema(Schema):
     """Why a job or stage failed: a stable ``code`` and a ``message`` for people (no server internals)."""
 
     code = fields.String()
@@ -80,7 +80,7 @@ class StageSchema(Schema):
     started_at = fields.Float(allow_none=True)
     completed_at = fields.Float(allow_none=True)
     duration_ms = fields.Integer(allow_none=True)
-    error = fields.Nested(ErrorSchema, allow_none=True)
+    error = fields.Nested(JobErrorSchema, allow_none=True)
     chunks_done = fields.Integer()  # transcribe: pieces of a long file decoded so far ...
     chunks_total = fields.Integer()  # ... out of this many
 
@@ -97,7 +97,7 @@ class JobSchema(Schema):
     progress = fields.Float()
     current_stage = fields.String(allow_none=True)
     stages = fields.List(fields.Nested(StageSchema))
-    error = fields.Nested(ErrorSchema, allow_none=True)
+    error = fields.Nested(JobErrorSchema, allow_none=True)
     request = fields.Dict()
     text = fields.String()
     language = fields.String()
@@ -115,7 +115,7 @@ class JobSummarySchema(Schema):
     created_at = fields.Float()
     completed_at = fields.Float(allow_none=True)
     duration = fields.Float(allow_none=True)
-    error = fields.Nested(ErrorSchema, allow_none=True)
+    error = fields.Nested(JobErrorSchema, allow_none=True)
 
 
 class JobListSchema(Schema):
