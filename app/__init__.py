@@ -9,7 +9,7 @@ from core.settings import Settings
 
 def create_app(settings: Settings | None = None, *, testing: bool = False) -> Flask:
     """Build the app from ``settings`` (default: the process's settings, read from the environment)."""
-    from app import errors, extensions, metrics
+    from app import auth, errors, extensions, metrics
     from app.api import docs, exports, health, models, transcriptions
     from app.openai import routes as openai_routes
     from app.ws import stream
@@ -26,6 +26,7 @@ def create_app(settings: Settings | None = None, *, testing: bool = False) -> Fl
     extensions.init_app(app, settings)
     errors.init_app(app)
     metrics.init_app(app)
+    auth.init_app(app)  # every route needs a key unless it says otherwise (docs/security.md)
     app.register_blueprint(transcriptions.bp)
     app.register_blueprint(models.bp)
     app.register_blueprint(exports.bp)

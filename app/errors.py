@@ -24,27 +24,42 @@ RETRY_AFTER_S = 5  # what a 503 asks clients to wait: Redis restarts and AOF rel
 
 CODES = {
     400: "invalid_request",
+    401: "unauthorized",
+    403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
     413: "payload_too_large",
     415: "unsupported_media_type",
+    429: "rate_limited",
     500: "internal_error",
     503: "service_unavailable",
 }
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str, code: str | None = None, details: Any = None):
+    """``headers``: extra response headers (``WWW-Authenticate`` on 401, ``Retry-After`` on 429)."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        code: str | None = None,
+        details: Any = None,
+        headers: dict[str, str] | None = None,
+    ):
         super().__init__(message)
         self.status = status
         self.message = message
         self.code = code or CODES.get(status, "error")
         self.details = details
+        self.headers = headers or {}
 
 
-def error_response(status: int, message: str, code: str | None = None, details: Any = None) -> Response:
-    """The JSON error (OpenAI's shape under its surface); 429/503 carry ``Retry-After``."""
+def error_response(
+    status: int, message: str, code: str | None = None, details: Any = None, headers: dict[str, str] | None = None
+) -> Response:
+    """The JSON error (OpenAI's shape under its surface); 429/503 carry ``Retry-After``; ``headers`` win."""
     code = code or CODES.get(status, "error")
     if has_request_context() and request.path.startswith(openai_errors.PREFIX):
         response = jsonify(openai_errors.body(status, message, code, details))
@@ -57,13 +72,14 @@ def error_response(status: int, message: str, code: str | None = None, details: 
     response.status_code = status
     if status in (429, 503):
         response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    response.headers.update(headers or {})
     return response
 
 
 def init_app(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError) -> ResponseReturnValue:
-        return error_response(exc.status, exc.message, exc.code, exc.details)
+        return error_response(exc.status, exc.message, exc.code, exc.details, exc.headers)
 
     @app.errorhandler(ValidationError)
     def _validation_error(exc: ValidationError) -> ResponseReturnValue:

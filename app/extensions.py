@@ -1,4 +1,4 @@
-"""What the factory attaches to the app: the settings, Redis, the job store, the key schema and Celery."""
+"""What the factory attaches to the app: the settings, Redis, the job and API-key stores, the key schema and Celery."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import redis
 from celery import Celery
 from flask import Flask, current_app
 
+from core.apikeys import ApiKeyStore
 from core.jobstore import JobStore
 from core.keys import Keys
 from core.queue import make_celery
@@ -19,6 +20,7 @@ def init_app(app: Flask, settings: Settings) -> None:
     app.extensions["budgie.jobs"] = JobStore(client, settings.key_prefix, settings.job_ttl_s)
     app.extensions["budgie.keys"] = Keys(settings.key_prefix)
     app.extensions["budgie.celery"] = make_celery(settings)
+    app.extensions["budgie.apikeys"] = ApiKeyStore(client, settings.key_prefix)
 
 
 def settings() -> Settings:
@@ -40,3 +42,7 @@ def celery() -> Celery:
 
 def keys() -> Keys:
     return current_app.extensions["budgie.keys"]  # type: ignore[no-any-return]
+
+
+def apikeys() -> ApiKeyStore:
+    return current_app.extensions["budgie.apikeys"]  # type: ignore[no-any-return]

@@ -9,6 +9,8 @@ import sys
 
 import click
 
+from budgie.commands.keys import keys
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def cli() -> None:
@@ -22,6 +24,9 @@ def demo(ctx: click.Context) -> None:
     from budgie.demo import main as demo_main
 
     sys.exit(demo_main(list(ctx.args)))
+
+
+cli.add_command(keys)
 
 
 def main() -> None:

@@ -102,7 +102,10 @@ class LocalStack:
         self.models = models
         self.data_dir = Path(tempfile.mkdtemp(prefix="budgie-local-"))
         prefix = f"budgie-local-{os.getpid()}"
-        self.settings = get_settings().replace(redis_url=redis_url, data_dir=self.data_dir, key_prefix=prefix)
+        # a throwaway stack on loopback for one user: no API keys (BUDGIE_AUTH=off, see docs/security.md)
+        self.settings = get_settings().replace(
+            redis_url=redis_url, data_dir=self.data_dir, key_prefix=prefix, auth=False
+        )
         self.env = child_environment(REDIS_URL=redis_url, BUDGIE_DATA_DIR=str(self.data_dir), BUDGIE_KEY_PREFIX=prefix)
         self.queues = ",".join([extra_queues] + [f"transcribe.{m}" for m in models])
         self.log_path = self.data_dir / "worker.log"

@@ -59,6 +59,9 @@ class Job(TypedDict):
     duration: float | None
     result: Transcript | None
     stages: list[StageRecord]
+    tenant: str | None
+    """The tenant of the key that submitted it (None: submitted before auth existed)."""
+    key_id: str | None
 
 
 def new_job_id() -> str:
@@ -86,7 +89,15 @@ class JobStore:
     def _index(self) -> str:
         return self.keys.jobs
 
-    def create(self, job_id: str, request: dict[str, Any], stages: list[str]) -> Job:
+    def create(
+        self,
+        job_id: str,
+        request: dict[str, Any],
+        stages: list[str],
+        tenant: str | None = None,
+        key_id: str | None = None,
+    ) -> Job:
+        """Store a pending job; ``tenant`` also indexes it in that tenant's own listing."""
         created = now()
         fields: dict[Any, Any] = {
             "id": job_id,
@@ -96,10 +107,14 @@ class JobStore:
             "stages": json.dumps(stages),
         }
         fields.update({f"stage:{s}": json.dumps({"status": PENDING}) for s in stages})
+        fields.update({k: v for k, v in (("tenant", tenant), ("key_id", key_id)) if v is not None})
         pipe = self.r.pipeline()
         pipe.hset(self._key(job_id), mapping=fields)
         pipe.expire(self._key(job_id), self.ttl_s)
         pipe.zadd(self._index, {job_id: created})
+        if tenant is not None:
+            pipe.zadd(self.keys.tenant_jobs(tenant), {job_id: created})
+            pipe.expire(self.keys.tenant_jobs(tenant), self.ttl_s)
         pipe.execute()
         job = self.get(job_id)
         assert job is not None
@@ -125,14 +140,18 @@ class JobStore:
     def status(self, job_id: str) -> str | None:
         return self.r.hget(self._key(job_id), "status")  # type: ignore[return-value]
 
-    def list(self, limit: int = 20, before: float | None = None, status: str | None = None) -> tuple[list[Job], bool]:
-        """Return up to ``limit`` jobs, newest first, created strictly before ``before``; and whether more exist."""
+    def list(
+        self, limit: int = 20, before: float | None = None, status: str | None = None, tenant: str | None = None
+    ) -> tuple[list[Job], bool]:
+        """Return up to ``limit`` jobs (of ``tenant`` only, when given), newest first, created strictly
+        before ``before``; and whether more exist."""
+        index = self.keys.tenant_jobs(tenant) if tenant is not None else self._index
         max_score = f"({before}" if before is not None else "+inf"
         jobs: list[Job] = []
         offset = 0
         while len(jobs) <= limit:
             ids: list[str] = self.r.zrevrangebyscore(  # type: ignore[assignment]
-                self._index, max_score, "-inf", start=offset, num=limit + 1
+                index, max_score, "-inf", start=offset, num=limit + 1
             )
             if not ids:
                 break
@@ -140,7 +159,7 @@ class JobStore:
             for job_id in ids:
                 job = self.get(job_id)
                 if job is None:  # expired: drop from the index lazily
-                    self.r.zrem(self._index, job_id)
+                    self.r.zrem(index, job_id)
                 elif status is None or job["status"] == status:
                     jobs.append(job)
         return jobs[:limit], len(jobs) > limit
@@ -195,9 +214,12 @@ class JobStore:
                     continue
 
     def delete(self, job_id: str) -> None:
+        tenant: str | None = self.r.hget(self._key(job_id), "tenant")  # type: ignore[assignment]
         pipe = self.r.pipeline()
         pipe.delete(self._key(job_id))
         pipe.zrem(self._index, job_id)
+        if tenant is not None:
+            pipe.zrem(self.keys.tenant_jobs(tenant), job_id)
         pipe.execute()
 
 
@@ -215,6 +237,8 @@ def _parse(raw: dict[str, str]) -> Job:
         "duration": _float(raw.get("duration")),
         "result": json.loads(raw["result"]) if raw.get("result") else None,
         "stages": [{"stage": s, **json.loads(raw.get(f"stage:{s}", "{}"))} for s in stages],
+        "tenant": raw.get("tenant"),
+        "key_id": raw.get("key_id"),
     }
 
 

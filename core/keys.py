@@ -47,3 +47,38 @@ class Keys:
     def realtime_workers(self) -> str:
         """SCAN pattern for every streaming worker entry."""
         return f"{self.prefix}:realtime:worker:*"
+
+    # -- API keys and tenants (core.apikeys, core.quotas) -----------------------------------------
+    def api_key(self, key_id: str) -> str:
+        """Hash: one API key's record (name, tenant, scopes, limits; the secret only as a SHA-256 digest)."""
+        return f"{self.prefix}:apikey:{key_id}"
+
+    def api_key_digest(self, digest: str) -> str:
+        """String: the id of the live key whose secret has this SHA-256 digest (deleted on revoke)."""
+        return f"{self.prefix}:apikey:digest:{digest}"
+
+    @property
+    def api_keys(self) -> str:
+        """Set: every key id (the listing index)."""
+        return f"{self.prefix}:apikeys"
+
+    def tenant_jobs(self, tenant: str) -> str:
+        """Sorted set: one tenant's job ids by creation time (its listing index)."""
+        return f"{self.prefix}:tenant:{tenant}:jobs"
+
+    def tenant_active_jobs(self, tenant: str) -> str:
+        """Set: a tenant's job ids that may still be pending or running (pruned at each submit)."""
+        return f"{self.prefix}:tenant:{tenant}:active"
+
+    def tenant_streams(self, tenant: str) -> str:
+        """Sorted set: a tenant's open streaming sessions, scored by when their lease expires."""
+        return f"{self.prefix}:tenant:{tenant}:streams"
+
+    def tenant_audio_seconds(self, tenant: str, day: str) -> str:
+        """Float with a TTL: seconds of audio a tenant submitted on ``day`` (UTC, YYYYMMDD)."""
+        return f"{self.prefix}:tenant:{tenant}:audio:{day}"
+
+    @property
+    def rate_limits(self) -> str:
+        """Prefix of flask-limiter's request counters (shared by every API process)."""
+        return f"{self.prefix}:ratelimit"

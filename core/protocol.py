@@ -19,9 +19,12 @@ logger = logging.getLogger(__name__)
 CLOSE_NORMAL = 1000
 CLOSE_INTERNAL = 1011
 CLOSE_BAD_PARAMS = 4400  # bad query parameter, unknown model, unsupported language
+CLOSE_UNAUTHORIZED = 4401  # missing, unknown or revoked API key (the API relay)
+CLOSE_FORBIDDEN = 4403  # the key lacks the "stream" scope
 CLOSE_IDLE = 4408  # nothing received for idle_timeout_s
 CLOSE_PROTOCOL = 4409  # the client broke the protocol in a way the session cannot survive
 CLOSE_TOO_LARGE = 4413  # a binary frame over max_frame_bytes
+CLOSE_RATE_LIMITED = 4429  # the tenant's concurrent-session quota is used up
 CLOSE_WORKER_LOST = 4502  # the relay lost its streaming worker
 CLOSE_NO_CAPACITY = 4503  # no worker has a free session slot for the model
 

@@ -174,6 +174,38 @@ class Settings(BaseSettings):
     sweep_grace_s: float = 300
     """Files younger than this are left alone by the sweep."""
 
+    # -- auth, quotas and webhooks (issue 12; see docs/security.md) -----------------------------
+    auth: bool = True
+    """``off``: no API key is checked and no quota applies (tests, the embedded demo); warned at start."""
+    admin_key: SecretStr | None = None
+    """``BUDGIE_ADMIN_KEY``: accepted as a key with every scope (bootstrap, scripts); never stored."""
+    rate_limit_per_minute: int = 600
+    """Requests per minute per key, unless the key's record says otherwise."""
+    max_active_jobs: int = 20
+    """Pending plus running batch jobs per tenant."""
+    max_streams: int = 4
+    """Open streaming sessions per tenant."""
+    audio_seconds_per_day: float = 24 * 3600.0
+    """Seconds of batch audio a tenant may submit per UTC day."""
+    stream_lease_s: int = 30
+    """A streaming session's slot is a lease refreshed while open; a crashed relay's slot frees after this."""
+    webhook_secret: SecretStr | None = None
+    """Signs webhooks of jobs whose key has no secret of its own (the admin key, auth off)."""
+    webhook_retry_base_s: float = 12.0
+    """First retry delay; each next one is 4x longer (12 s .. 51 min: 6 tries over about 68 minutes)."""
+    webhook_max_attempts: int = 6
+    webhook_timeout_s: float = 10.0
+
+    @field_validator("admin_key", "webhook_secret", mode="before")
+    @classmethod
+    def _secret(cls, value: Any) -> Any:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None  # an empty variable (compose's ${X:-}) means unset
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+        if len(raw.strip()) < 16:
+            raise ValueError("must be at least 16 characters (use a random secret, e.g. `openssl rand -hex 32`)")
+        return raw.strip()
+
     @field_validator("models", "stream_model", "openai_model_names", mode="before")
     @classmethod
     def _csv(cls, value: Any) -> Any:

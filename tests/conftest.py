@@ -25,6 +25,8 @@ os.environ.update(
         "PYANNOTE_METRICS_ENABLED": "0",
         "HF_HUB_OFFLINE": "1",
         "BUDGIE_LOG_FORMAT": "text",
+        # tests that are not about auth run without keys; auth tests turn it on (test_settings(auth=True))
+        "BUDGIE_AUTH": "off",
     }
 )
 

@@ -8,6 +8,7 @@ from flask.typing import ResponseReturnValue
 from swagger_ui_bundle import swagger_ui_path
 
 from app import openapi
+from app.auth import public
 
 bp = Blueprint("docs", __name__)
 
@@ -22,6 +23,7 @@ PAGE = """<!doctype html>
 
 
 @bp.get("/openapi.json")
+@public
 def openapi_json() -> ResponseReturnValue:
     spec = current_app.extensions.get("budgie.openapi")
     if spec is None:
@@ -30,10 +32,12 @@ def openapi_json() -> ResponseReturnValue:
 
 
 @bp.get("/docs")
+@public
 def page() -> ResponseReturnValue:
     return Response(PAGE, content_type="text/html; charset=utf-8")
 
 
 @bp.get("/docs/assets/<path:name>")
+@public
 def asset(name: str) -> ResponseReturnValue:
     return send_from_directory(swagger_ui_path, name)

@@ -4,6 +4,7 @@ from flask import Blueprint, Response, request
 from flask.typing import ResponseReturnValue
 from marshmallow import RAISE, Schema, fields, validate
 
+from app.auth import require_scope
 from app.schemas import load
 from app.services import exports, transcriptions
 
@@ -27,6 +28,7 @@ class ExportQuerySchema(Schema):
 
 
 @bp.get("/<job_id>/export/<fmt>")
+@require_scope("jobs:read")
 def export(job_id: str, fmt: str) -> ResponseReturnValue:
     """Download a completed job's transcript as txt, json, srt or vtt."""
     options = exports.Options(**load(ExportQuerySchema(), request.args.to_dict()))

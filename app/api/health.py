@@ -3,6 +3,7 @@
 from flask import Blueprint, Response
 from flask.typing import ResponseReturnValue
 
+from app.auth import public
 from app.extensions import redis_client
 from app.metrics import render
 
@@ -10,6 +11,7 @@ bp = Blueprint("health", __name__)
 
 
 @bp.get("/health")
+@public
 def health() -> ResponseReturnValue:
     """Report whether the API can reach Redis."""
     try:
@@ -20,6 +22,7 @@ def health() -> ResponseReturnValue:
 
 
 @bp.get("/metrics")
+@public
 def metrics() -> ResponseReturnValue:
     """Expose Prometheus metrics."""
     body, content_type = render()

@@ -3,6 +3,7 @@
 from flask import Blueprint, request
 from flask.typing import ResponseReturnValue
 
+from app.auth import require_scope
 from app.errors import ApiError
 from app.metrics import JOBS_SUBMITTED
 from app.schemas import dump, load
@@ -13,6 +14,7 @@ bp = Blueprint("transcriptions", __name__, url_prefix="/v1/audio/transcriptions"
 
 
 @bp.post("")
+@require_scope("jobs:write")
 def create() -> ResponseReturnValue:
     """Submit audio for transcription: a multipart ``file``, or an ``audio_url`` (form field or JSON body)."""
     upload = request.files.get("file")
@@ -37,19 +39,24 @@ def create() -> ResponseReturnValue:
 
 
 @bp.get("")
+@require_scope("jobs:read")
 def index() -> ResponseReturnValue:
     """List jobs, newest first."""
     query = load(ListQuerySchema(), request.args.to_dict())
-    return dump(JobListSchema(), transcriptions.list_jobs(query["limit"], query["cursor"], query["status"]))
+    return dump(
+        JobListSchema(), transcriptions.list_jobs(query["limit"], query["cursor"], query["status"], query["tenant"])
+    )
 
 
 @bp.get("/<job_id>")
+@require_scope("jobs:read")
 def show(job_id: str) -> ResponseReturnValue:
     """Return a job's status and, when completed, its transcript."""
     return dump(JobSchema(), transcriptions.view(transcriptions.get(job_id)))
 
 
 @bp.delete("/<job_id>")
+@require_scope("jobs:write")
 def destroy(job_id: str) -> ResponseReturnValue:
     """Cancel a pending or running job; delete a finished one."""
     job, status = transcriptions.cancel_or_delete(job_id)

@@ -15,6 +15,7 @@ from flask import Blueprint, Response, request, stream_with_context
 from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import FileStorage
 
+from app.auth import require_scope
 from app.errors import ApiError
 from app.extensions import settings
 from app.metrics import JOBS_SUBMITTED
@@ -105,6 +106,7 @@ def _events(job_id: str) -> Iterator[str]:
 
 
 @bp.post("/audio/transcriptions")
+@require_scope("jobs:write")
 def transcribe() -> ResponseReturnValue:
     """Transcribe a file (OpenAI's ``audio.transcriptions.create``)."""
     upload = _upload()
@@ -120,6 +122,7 @@ def transcribe() -> ResponseReturnValue:
 
 
 @bp.post("/audio/translations")
+@require_scope("jobs:write")
 def translate() -> ResponseReturnValue:
     """Translate to English (OpenAI's ``audio.translations.create``): Budgie's models do not translate, so
     only an English-only model qualifies, and its transcript already is the English text."""
@@ -139,12 +142,14 @@ def translate() -> ResponseReturnValue:
 
 
 @bp.get("/models")
+@require_scope()
 def list_models() -> ResponseReturnValue:
     """The models, in OpenAI's list shape."""
     return {"object": "list", "data": models.list_models()}
 
 
 @bp.get("/models/<path:model_id>")
+@require_scope()
 def get_model(model_id: str) -> ResponseReturnValue:
     """One model (an alias or an OpenAI name resolves)."""
     return models.get_model(model_id)

@@ -48,6 +48,7 @@ class ListQuerySchema(Schema):
     status = fields.String(
         load_default=None, validate=validate.OneOf(("pending", "running", "completed", "failed", "cancelled"))
     )
+    tenant = fields.String(load_default=None, validate=validate.Length(min=1, max=64))  # admins only
 
 
 class WordSchema(Schema):
@@ -106,6 +107,8 @@ class JobSchema(Schema):
     words = fields.List(fields.Nested(WordSchema))
     speakers = fields.List(fields.String())
     warnings = fields.List(fields.String())
+    tenant = fields.String(allow_none=True)
+    key_id = fields.String(allow_none=True)
 
 
 class JobSummarySchema(Schema):

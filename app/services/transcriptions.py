@@ -12,6 +12,7 @@ from urllib.parse import unquote, urlsplit
 
 from werkzeug.datastructures import FileStorage
 
+from app.auth import current_principal
 from app.errors import ApiError
 from app.extensions import celery, jobs, settings
 from app.services.models import served_models
@@ -107,7 +108,8 @@ def _enqueue(job_id: str, request: dict[str, Any], entry: ModelEntry, staged: Pa
     """Create the job record, then store its upload (so the sweep never sees files without a record),
     then send its chain."""
     plan = plan_stages(request, entry)
-    jobs().create(job_id, request, list(plan.stages))
+    caller = current_principal()
+    jobs().create(job_id, request, list(plan.stages), tenant=caller.tenant, key_id=caller.key_id)
     if staged is not None:
         try:
             _artifacts(job_id).publish(UPLOAD, staged)
@@ -127,8 +129,9 @@ def _enqueue(job_id: str, request: dict[str, Any], entry: ModelEntry, staged: Pa
 
 
 def get(job_id: str) -> Job:
+    """The job, if the caller may see it: another tenant's job is as missing as one that never existed."""
     job = jobs().get(job_id)
-    if job is None:
+    if job is None or not current_principal().owns(job):
         raise ApiError(404, f"Job {job_id} not found")
     return job
 
@@ -170,6 +173,8 @@ def view(job: Job) -> dict[str, Any]:
         "progress": round(done / len(stages), 3) if stages else 0.0,
         "current_stage": running,
         "duration": job.get("duration") or job["request"].get("probe", {}).get("duration"),
+        "tenant": job.get("tenant"),
+        "key_id": job.get("key_id"),
     }
     if job["status"] == jobstore.COMPLETED and job["result"]:
         out.update(job["result"])
@@ -196,8 +201,12 @@ def _stage_view(stage: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def list_jobs(limit: int, cursor: float | None, status: str | None) -> dict[str, Any]:
-    found, has_more = jobs().list(limit=limit, before=cursor, status=status)
+def list_jobs(limit: int, cursor: float | None, status: str | None, tenant: str | None = None) -> dict[str, Any]:
+    """The caller's tenant's jobs; an admin sees every job, or ``tenant``'s when it names one."""
+    caller = current_principal()
+    if not caller.is_admin:
+        tenant = caller.tenant
+    found, has_more = jobs().list(limit=limit, before=cursor, status=status, tenant=tenant)
     views = [view(j) for j in found]
     return {"jobs": views, "has_more": has_more, "cursor": found[-1]["created_at"] if has_more else None}
 

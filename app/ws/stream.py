@@ -18,13 +18,19 @@ from flask import Flask, request
 from flask_sock import Sock
 from simple_websocket import Client, ConnectionClosed
 
+from app import auth
+from app.errors import ApiError
 from app.extensions import keys, redis_client, settings
 from app.ws.routing import live_workers
+from core.apikeys import STREAM
 from core.catalog import registry
 from core.protocol import (
+    CLOSE_FORBIDDEN,
     CLOSE_INTERNAL,
     CLOSE_NO_CAPACITY,
     CLOSE_NORMAL,
+    CLOSE_RATE_LIMITED,
+    CLOSE_UNAUTHORIZED,
     CLOSE_WORKER_LOST,
     ProtocolError,
     error_message,
@@ -35,12 +41,20 @@ logger = logging.getLogger(__name__)
 
 PATH = "/v1/audio/transcriptions/stream"
 CONNECT_TIMEOUT_S = 10
+CLOSE_FOR_STATUS = {401: CLOSE_UNAUTHORIZED, 403: CLOSE_FORBIDDEN, 429: CLOSE_RATE_LIMITED}
 sock = Sock()
 
 
 def init_app(app: Flask) -> None:
-    app.config.setdefault("SOCK_SERVER_OPTIONS", {"ping_interval": 20})
+    # "budgie" is echoed when offered, so browsers may send their key as a second subprotocol (app.auth)
+    app.config.setdefault("SOCK_SERVER_OPTIONS", {"ping_interval": 20, "subprotocols": [auth.WS_SUBPROTOCOL]})
     sock.init_app(app)
+
+
+def _authorize() -> auth.Principal:
+    """The caller, from the handshake's Authorization header, ``?api_key=`` or subprotocol."""
+    principal = auth.authenticate(auth.websocket_token(request.headers, request.args))
+    return auth.authorize(principal, STREAM)
 
 
 def _close(ws: Any, message: dict[str, Any] | None, code: int | None, reason: str = "") -> None:
@@ -74,20 +88,24 @@ def _connect(worker: dict[str, Any], query: str) -> tuple[Any, str] | None:
     return upstream, first
 
 
+@auth.self_checked
 def stream(ws: Any) -> None:
     """Relay one streaming session to the least-loaded worker serving the model."""
     config = settings()
     try:
+        _authorize()
+    except ApiError as exc:
+        return _close(ws, error_message(exc.code, exc.message), CLOSE_FOR_STATUS[exc.status], exc.code)
+    try:
         _params, entry = parse_params(request.args, registry(), config.default_model)
     except ProtocolError as exc:
         return _close(ws, exc.to_message(), exc.close_code, exc.message)
-    query = urlencode({**request.args.to_dict(), "model": entry.id})
-    try:
-        workers = live_workers(redis_client(), keys().realtime_workers, entry.id, config.realtime_stale_s)
-    except redis.RedisError as exc:  # the registry of workers is unreachable: retryable, say so
-        logger.warning("cannot list streaming workers: %s", exc)
-        message = "the service registry is unavailable; try again shortly"
-        return _close(ws, error_message("service_unavailable", message), CLOSE_INTERNAL, "unavailable")
+    CLOSE_FORBIDDEN,
+    CLOSE_INTERNAL,
+    CLOSE_NO_CAPACITY,
+    CLOSE_NORMAL,
+    CLOSE_RATE_LIMITED,
+    CLOSE_UNAUTHORIZED,
     for worker in workers:
         connected = _connect(worker, query)
         if connected:

@@ -83,3 +83,13 @@ def test_every_budgie_variable_in_compose_is_a_setting():
             if var.startswith(("BUDGIE_", "WORKER_", "AWS_")) or var in ("REDIS_URL", "MAX_SESSIONS", "HF_TOKEN"):
                 assert var in known, f"{name}: {var} is not read by core.settings"
     assert SERVICES["realtime-parakeet-1"]["command"] == ["budgie-stream-worker"]
+
+
+def test_flower_is_not_published_and_needs_basic_auth():
+    flower = SERVICES["flower"]
+    assert flower["profiles"] == ["ops"]  # not started by a plain `docker compose up`
+    assert all(str(p).startswith("127.0.0.1:") for p in flower.get("ports", []))
+    script = flower["command"][-1]
+    assert 'test -n "$$FLOWER_BASIC_AUTH" ||' in script and script.index("exit 1") < script.index("exec celery")
+    assert flower["environment"]["FLOWER_BASIC_AUTH"] == "${FLOWER_BASIC_AUTH:-}"
+    assert SERVICES["api"]["environment"]["BUDGIE_ADMIN_KEY"] == "${BUDGIE_ADMIN_KEY:-}"

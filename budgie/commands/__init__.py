@@ -1,0 +1,1 @@
+"""``budgie`` command groups, one module each (registered in budgie.cli)."""
