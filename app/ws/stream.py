@@ -96,16 +96,22 @@ def stream(ws: Any) -> None:
         _authorize()
     except ApiError as exc:
         return _close(ws, error_message(exc.code, exc.message), CLOSE_FOR_STATUS[exc.status], exc.code)
+    except redis.RedisError as exc:  # the key store is unreachable: retryable, say so
+        logger.warning("cannot check the API key: %s", exc)
+        message = "the key store is unavailable; try again shortly"
+        return _close(ws, error_message("service_unavailable", message), CLOSE_INTERNAL, "unavailable")
     try:
         _params, entry = parse_params(request.args, registry(), config.default_model)
     except ProtocolError as exc:
         return _close(ws, exc.to_message(), exc.close_code, exc.message)
-    CLOSE_FORBIDDEN,
-    CLOSE_INTERNAL,
-    CLOSE_NO_CAPACITY,
-    CLOSE_NORMAL,
-    CLOSE_RATE_LIMITED,
-    CLOSE_UNAUTHORIZED,
+    forwarded = {k: v for k, v in request.args.to_dict().items() if k != "api_key"}  # the key stays here
+    query = urlencode({**forwarded, "model": entry.id})
+    try:
+        workers = live_workers(redis_client(), keys().realtime_workers, entry.id, config.realtime_stale_s)
+    except redis.RedisError as exc:  # the registry of workers is unreachable: retryable, say so
+        logger.warning("cannot list streaming workers: %s", exc)
+        message = "the service registry is unavailable; try again shortly"
+        return _close(ws, error_message("service_unavailable", message), CLOSE_INTERNAL, "unavailable")
     for worker in workers:
         connected = _connect(worker, query)
         if connected:

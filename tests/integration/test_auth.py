@@ -210,3 +210,30 @@ def test_cli_keys_and_revocation_seen_at_once_by_every_api_process(two_api_proce
     assert budgie_cli("revoke", "key_nope").returncode == 1
     bad = budgie_cli("create", "--name", "x", "--scopes", "jobs:everything")
     assert bad.returncode == 2 and "unknown scope" in bad.stderr
+
+
+def test_the_openai_sdk_works_with_a_key_and_gets_openai_shaped_401s(auth_app, store, celery_worker, tmp_path):
+    import openai
+
+    key = store.create("sdk", tenant="sdk-t").secret
+    reader = store.create("sdk-reader", tenant="sdk-t", scopes=["jobs:read"]).secret
+    wav = tone_wav(tmp_path / "tone.wav")
+    with threaded_server(auth_app) as base:
+
+        def sdk(api_key: str) -> openai.OpenAI:
+            return openai.OpenAI(base_url=f"{base}/openai/v1", api_key=api_key, max_retries=0, timeout=120)
+
+        assert TEST_MODEL in [m.id for m in sdk(key).models.list()]
+        with open(wav, "rb") as fh:
+            result = sdk(key).audio.transcriptions.with_raw_response.create(model=TEST_MODEL, file=fh)
+        job_id = result.headers["x-budgie-job-id"]
+        assert isinstance(result.parse().text, str)
+        native = requests.get(f"{base}{JOBS}/{job_id}", headers=bearer(key), timeout=10).json()
+        assert native["tenant"] == "sdk-t" and native["status"] == "completed"
+
+        with pytest.raises(openai.AuthenticationError) as denied:
+            sdk("bgk_wrong").models.list()
+        assert denied.value.status_code == 401
+        assert denied.value.body["type"] == "authentication_error" and denied.value.body["code"] == "unauthorized"
+        with open(wav, "rb") as fh, pytest.raises(openai.PermissionDeniedError):
+            sdk(reader).audio.transcriptions.create(model=TEST_MODEL, file=fh)
