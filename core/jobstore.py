@@ -43,6 +43,8 @@ class StageRecord(TypedDict, total=False):
     error_code: str
     chunks_done: int
     chunks_total: int
+    attempts: int
+    retried_at: float
 
 
 class Job(TypedDict):
@@ -136,6 +138,10 @@ class JobStore:
             )
             self.delete(job_id)
             return None
+
+    def stage_record(self, job_id: str, stage: str) -> StageRecord | None:
+        raw = self.r.hget(self._key(job_id), f"stage:{stage}")
+        return None if raw is None else {"stage": stage, **json.loads(raw)}
 
     def status(self, job_id: str) -> str | None:
         return self.r.hget(self._key(job_id), "status")  # type: ignore[return-value]

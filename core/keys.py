@@ -29,6 +29,21 @@ class Keys:
         """String with a TTL: held by the one worker sweeping orphaned files this interval."""
         return f"{self.prefix}:housekeeping:sweep"
 
+    # -- crash recovery --------------------------------------------------------------------------
+    def stage_lease(self, job_id: str, stage: str) -> str:
+        """String with a TTL: held by the worker running this stage, renewed while it runs."""
+        return f"{self.prefix}:lease:{job_id}:{stage}"
+
+    @property
+    def leased_stages(self) -> str:
+        """Set of ``<job_id>:<stage>`` whose lease the reaper checks."""
+        return f"{self.prefix}:leases"
+
+    @property
+    def reaper_lock(self) -> str:
+        """String with a TTL: the one batch worker reaping right now."""
+        return f"{self.prefix}:reaper:lock"
+
     # -- workers ---------------------------------------------------------------------------------
     def batch_worker(self, hostname: str) -> str:
         """Hash with a TTL: a Celery worker's queues and loaded models."""

@@ -98,6 +98,14 @@ class Settings(BaseSettings):
     registry_ttl_s: int = 15
     """A dead worker's entry disappears after this."""
 
+    # -- crash recovery (workers/recovery.py) ------------------------------------------------------
+    stage_lease_s: float = 30.0
+    """A running stage renews its lease every third of this; a lease left to expire means its worker died."""
+    reaper_interval_s: float = 10.0
+    """How often one batch worker looks for expired leases and re-enqueues their jobs."""
+    stage_max_kills: int = 2
+    """A stage whose worker died this many times fails its job (poison audio) instead of running again."""
+
     # -- streaming worker -----------------------------------------------------------------------
     worker_id: str = Field(default_factory=_default_worker_id, validation_alias=_alias("WORKER_ID", "BUDGIE_WORKER_ID"))
     worker_host: str = Field("0.0.0.0", validation_alias=_alias("WORKER_HOST", "BUDGIE_WORKER_HOST"))

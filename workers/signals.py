@@ -1,4 +1,5 @@
-"""Worker start-up: JSON logging, preload the models this worker serves, and heartbeat its identity.
+"""Worker start-up: JSON logging, preload the models this worker serves, heartbeat its identity and
+run the reaper that recovers jobs from dead workers (:mod:`workers.recovery`).
 
 A worker consuming ``transcribe.<model>`` loads that model once, before taking any task, and
 exits with a clear message if it cannot (for example a GPU model on a machine without CUDA).
@@ -18,10 +19,11 @@ from core.keys import Keys
 from core.queue import model_from_queue
 from core.settings import get_settings
 from workers.engines.device import DeviceError
+from workers.recovery import Reaper
 
 logger = logging.getLogger(__name__)
 
-_state: dict[str, Any] = {"queues": [], "hostname": "", "heartbeat": None, "sweeper": None}
+_state: dict[str, Any] = {"queues": [], "hostname": "", "heartbeat": None, "sweeper": None, "reaper": None}
 
 
 @signals.setup_logging.connect
@@ -76,10 +78,15 @@ def _start_heartbeat(sender: Any = None, **kwargs: Any) -> None:
 
     _state["sweeper"] = Sweeper(settings)
     _state["sweeper"].start()
+    reaper = Reaper(settings, sender.app)
+    _state["reaper"] = reaper
+    reaper.start()
 
 
 @signals.worker_shutdown.connect
 def _stop_heartbeat(sender: Any = None, **kwargs: Any) -> None:
+    if _state["reaper"] is not None:
+        _state["reaper"].stop()
     if _state["heartbeat"] is not None:
         _state["heartbeat"].stop(unregister=True)
     if _state["sweeper"] is not None:

@@ -20,6 +20,8 @@ from core.artifacts import Artifacts
 from core.logs import log_context
 from core.settings import get_settings
 from core.storage import StorageError, open_storage, scratch_root
+from workers.lease import StageLease
+from workers.recovery import poison_message
 
 logger = logging.getLogger(__name__)
 
@@ -88,14 +90,30 @@ def stage(name: str, completes_job: bool = False):
 
         def _run(job_id: str, *args, **kwargs):
             jobs = store()
-            status = jobs.status(job_id)
-            if status is None or status in jobstore.TERMINAL:
-                logger.info("job %s is %s; skipping %s", job_id, status or "gone", name)
+            lease = _take_lease(jobs, job_id, name)
+            if lease is None:
+                return None  # another copy of this stage completed it (a re-enqueued or redelivered task)
+            try:
+                return _run_leased(jobs, job_id, *args, **kwargs)
+            finally:
+                lease.release()
+
+        def _run_leased(jobs: jobstore.JobStore, job_id: str, *args, **kwargs):
+            record = jobs.stage_record(job_id, name) or {}
+            kills = int(record.get("attempts", 0))
+            if kills >= get_settings().stage_max_kills:  # every earlier attempt died with its worker
+                message = poison_message(name, kills)
+                jobs.update_stage(
+                    job_id, name, status="failed", error=message, error_code="worker_died", completed_at=jobstore.now()
+                )
+                jobs.transition(
+                    job_id, jobstore.FAILED, error=message, error_code="worker_died", completed_at=jobstore.now()
+                )
                 raise Ignore()
             started = time.time()
             jobs.transition(job_id, jobstore.RUNNING)
             jobs.mark_started(job_id)
-            jobs.update_stage(job_id, name, status="running", started_at=jobstore.now())
+            jobs.update_stage(job_id, name, status="running", started_at=jobstore.now(), attempts=kills + 1)
             try:
                 result = fn(job_id, *args, **kwargs)
             except JobCancelled:
@@ -145,6 +163,31 @@ _PATH = re.compile(r"(?<![\w:/.])/(?:[\w.@+-]+/)+[\w.@+-]*")
 def scrub(message: str) -> str:
     """Remove server file paths from a message shown to clients (full detail stays in the logs)."""
     return _PATH.sub("<file>", message)
+
+
+def _take_lease(jobs: jobstore.JobStore, job_id: str, name: str) -> StageLease | None:
+    """The stage's lease, or None if the stage is already completed; Ignore if the job has ended.
+
+    If another worker holds the lease (two copies of the stage after a recovery), wait for it to
+    finish or for its lease to expire, so one stage never runs twice at the same time.
+    """
+    settings = get_settings()
+    deadline = time.monotonic() + settings.task_time_limit_s
+    while True:
+        status = jobs.status(job_id)
+        if status is None or status in jobstore.TERMINAL:
+            logger.info("job %s is %s; skipping %s", job_id, status or "gone", name)
+            raise Ignore()
+        record = jobs.stage_record(job_id, name) or {}
+        if record.get("status") == "completed":
+            logger.info("job %s: %s already completed; passing on", job_id, name)
+            return None
+        lease = StageLease(jobs.r, jobs.keys, job_id, name, settings.stage_lease_s)
+        if lease.acquire():
+            return lease
+        if time.monotonic() > deadline:
+            raise StageError("another worker held this stage past the time limit")
+        time.sleep(min(1.0, settings.stage_lease_s / 3))
 
 
 def user_error(name: str, exc: Exception) -> tuple[str, str]:

@@ -77,13 +77,15 @@ class JobErrorSchema(Schema):
 
 class StageSchema(Schema):
     stage = fields.String()
-    status = fields.String()
+    status = fields.String()  # pending, running, retrying (its worker died; re-enqueued), completed, failed, cancelled
     started_at = fields.Float(allow_none=True)
     completed_at = fields.Float(allow_none=True)
     duration_ms = fields.Integer(allow_none=True)
     error = fields.Nested(JobErrorSchema, allow_none=True)
     chunks_done = fields.Integer()  # transcribe: pieces of a long file decoded so far ...
     chunks_total = fields.Integer()  # ... out of this many
+    attempts = fields.Integer()  # how many times a worker started this stage (more than 1 after a crash)
+    retried_at = fields.Float(allow_none=True)
 
 
 class JobSchema(Schema):

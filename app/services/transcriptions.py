@@ -163,7 +163,9 @@ def view(job: Job) -> dict[str, Any]:
         for s in stages  # a long transcription counts in part
         if s.get("status") == "running" and s.get("chunks_total")
     )
-    running = next((s["stage"] for s in stages if s.get("status") == "running"), None)
+    running = next((s["stage"] for s in stages if s.get("status") in ("running", "retrying")), None)
+    if running is None and job["status"] == jobstore.RUNNING:  # between stages: the next one is queued
+        running = next((s["stage"] for s in stages if s.get("status") == "pending"), None)
     out: dict[str, Any] = {
         **{k: job[k] for k in ("id", "status", "created_at", "started_at", "completed_at")},
         "error": error_object(job["error"], job.get("error_code"), job["status"]),

@@ -7,59 +7,24 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
-import subprocess
 import threading
-from pathlib import Path
 
 import pytest
-import redis
 
 from budgie.localstack import free_port
-from tests.conftest import TEST_MODEL, test_settings, wait_for
+from tests.conftest import TEST_MODEL, test_settings
+from tests.procs import RedisServer
 from tests.speech import silence
 
 pytestmark = pytest.mark.integration
 
 
-class RedisServer:
-    def __init__(self, workdir: Path):
-        self.port = free_port()
-        self.workdir = workdir
-        self.proc: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        cmd = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-        self.proc = subprocess.Popen(cmd, cwd=self.workdir, stdout=subprocess.DEVNULL)
-        client = redis.Redis.from_url(self.url)
-        wait_for(lambda: _pings(client), 10, what="redis-server up")
-
-    def stop(self) -> None:
-        assert self.proc is not None
-        self.proc.terminate()
-        self.proc.wait(10)
-
-
-def _pings(client: redis.Redis) -> bool:
-    try:
-        return bool(client.ping())
-    except redis.ConnectionError:
-        return False
-
-
 @pytest.fixture()
 def own_redis(tmp_path):
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed")
     server = RedisServer(tmp_path)
     server.start()
     yield server
-    if server.proc and server.proc.poll() is None:
-        server.stop()
+    server.stop()
 
 
 def assert_unavailable(resp) -> None:
