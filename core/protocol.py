@@ -83,7 +83,7 @@ def parse_params(args: Mapping[str, str], registry: Registry, default_model: str
     """Validate the query string; raise ProtocolError (close 4400) with a message naming the problem."""
     model_id = args.get("model") or default_model
     try:
-        entry = registry.resolve(model_id)
+        entry = registry.resolve(model_id, streaming=True)
     except UnknownModelError as exc:
         raise ProtocolError("invalid_parameters", str(exc), CLOSE_BAD_PARAMS) from exc
     if entry.streaming == "none":

@@ -23,12 +23,22 @@ SIZES = {
     "0.6b": (1024, 24, 8, 640),  # the parakeet-rnnt-0.6b encoder/decoder widths
 }
 
+DECODERS = ("rnnt", "tdt", "ctc")
+EOU_TOKEN = "<EOU>"  # the end-of-utterance piece of nvidia/parakeet_realtime_eou_120m-v1
+#: TDT duration set of the released parakeet-tdt models (loss.tdt_kwargs.durations in their configs).
+TDT_DURATIONS = [0, 1, 2, 3, 4]
+
 #: Cache-aware lookaheads (left frames, right frames); the first is the default.
 DEFAULT_ATT_CONTEXTS = [[70, 13], [70, 1]]
 
 
-def train_tokenizer(texts: Iterable[str], out_dir: str | os.PathLike, vocab_size: int) -> Path:
-    """Train a SentencePiece unigram tokenizer in the layout NeMo's BPE models expect."""
+def train_tokenizer(
+    texts: Iterable[str], out_dir: str | os.PathLike, vocab_size: int, special: Iterable[str] = ()
+) -> Path:
+    """Train a SentencePiece unigram tokenizer in the layout NeMo's BPE models expect.
+
+    ``special``: whole pieces such as ``<EOU>`` the tokenizer keeps as single tokens.
+    """
     import sentencepiece as spm
 
     out = Path(out_dir)
@@ -43,6 +53,7 @@ def train_tokenizer(texts: Iterable[str], out_dir: str | os.PathLike, vocab_size
         character_coverage=1.0,
         hard_vocab_limit=False,
         minloglevel=2,
+        **({"user_defined_symbols": list(special)} if special else {}),
     )
     vocab = [line.split("\t")[0] for line in (out / "tokenizer.vocab").read_text().splitlines()]
     (out / "vocab.txt").write_text("\n".join(vocab) + "\n")
@@ -58,12 +69,19 @@ def rnnt_config(
     hybrid_ctc: bool = False,
     spec_augment: bool = False,
     dropout: float = 0.1,
+    decoder: str = "rnnt",
+    eou: bool = False,
 ) -> dict:
     """Return a model config dict for a cache-aware FastConformer-RNNT (optionally hybrid RNNT+CTC).
 
     ``att_context_size=None`` gives the cache-aware multi-lookahead default; ``[-1, -1]`` gives a
-    full-context (offline-only) encoder like ``nvidia/parakeet-rnnt-0.6b``.
+    full-context (offline-only) encoder like ``nvidia/parakeet-rnnt-0.6b``. ``decoder``: ``rnnt``,
+    ``tdt`` (token-and-duration transducer, as parakeet-tdt-*) or ``ctc`` (as parakeet-ctc-*).
+    ``eou`` marks a tokenizer built with an ``<EOU>`` piece (parakeet_realtime_eou_120m-v1); the
+    config itself does not change.
     """
+    if decoder not in DECODERS:
+        raise ValueError(f"decoder must be one of {DECODERS}, not {decoder!r}")
     d_model, n_layers, n_heads, hidden = SIZES[size]
     contexts = DEFAULT_ATT_CONTEXTS if att_context_size is None else att_context_size
     streaming = contexts != [-1, -1]
@@ -152,6 +170,20 @@ def rnnt_config(
             "freq_width": 27,
             "time_width": 0.05,
         }
+    if decoder == "tdt":
+        cfg["joint"]["num_extra_outputs"] = len(TDT_DURATIONS)
+        cfg["loss"] = {"loss_name": "tdt", "tdt_kwargs": {"durations": TDT_DURATIONS, "sigma": 0.02, "omega": 0.1}}
+        cfg["decoding"].update(model_type="tdt", durations=TDT_DURATIONS)
+    if decoder == "ctc":
+        for key in ("decoder", "joint", "loss"):
+            cfg.pop(key)
+        cfg["decoder"] = {
+            "_target_": "nemo.collections.asr.modules.ConvASRDecoder",
+            "feat_in": d_model,
+            "num_classes": -1,
+            "vocabulary": [],
+        }
+        cfg["decoding"] = {"strategy": "greedy"}
     if hybrid_ctc:
         cfg["aux_ctc"] = {
             "ctc_loss_weight": 0.3,
@@ -170,10 +202,13 @@ def rnnt_config(
 
 def build_model(cfg: dict):
     """Instantiate an untrained NeMo model from :func:`rnnt_config` output."""
-    from nemo.collections.asr.models import EncDecHybridRNNTCTCBPEModel, EncDecRNNTBPEModel
+    from nemo.collections.asr.models import EncDecCTCModelBPE, EncDecHybridRNNTCTCBPEModel, EncDecRNNTBPEModel
     from omegaconf import OmegaConf
 
-    model_cls = EncDecHybridRNNTCTCBPEModel if "aux_ctc" in cfg else EncDecRNNTBPEModel
+    if "joint" not in cfg:
+        model_cls = EncDecCTCModelBPE
+    else:
+        model_cls = EncDecHybridRNNTCTCBPEModel if "aux_ctc" in cfg else EncDecRNNTBPEModel
     model = model_cls(cfg=OmegaConf.create(cfg))
     return model.eval()
 
@@ -194,13 +229,14 @@ def calibrate_emission(model, tokens_per_frame: float = 0.3, audio=None, steps: 
         audio = np.random.default_rng(0).normal(0, 0.1, 8 * 16000).astype(np.float32)
     signal = torch.from_numpy(np.asarray(audio, dtype=np.float32))[None]
     bias = model.joint.joint_net[-1].bias
-    base = bias[-1].item()  # blank is the last class
+    blank = int(model.tokenizer.vocab_size)  # blank follows the vocabulary (then TDT durations, if any)
+    base = bias[blank].item()
     with torch.inference_mode():
         feats, length = model.preprocessor(input_signal=signal, length=torch.tensor([signal.shape[1]]))
         enc, enc_len = model.encoder(audio_signal=feats, length=length)
 
         def rate(shift: float) -> float:
-            bias[-1] = base + shift
+            bias[blank] = base + shift
             hyp = model.decoding.rnnt_decoder_predictions_tensor(
                 encoder_output=enc, encoded_lengths=enc_len, return_hypotheses=True
             )[0]
@@ -236,7 +272,8 @@ def build_and_save(
     torch.manual_seed(seed)
     texts = list(texts or _DEFAULT_TEXT)
     with tempfile.TemporaryDirectory() as tmp:
-        tok = train_tokenizer(texts, Path(tmp) / "tok", vocab_size)
+        special = [EOU_TOKEN] if config_kwargs.get("eou") else []
+        tok = train_tokenizer(texts, Path(tmp) / "tok", vocab_size, special)
         model = build_model(rnnt_config(tok, size, **config_kwargs))
         if tokens_per_frame is not None:
             rate = calibrate_emission(model, tokens_per_frame)

@@ -35,7 +35,9 @@ def test_defaults_and_alias_resolution():
         interim_results="false",
         word_timestamps="0",
     )
-    assert entry.id == "parakeet-0.6b" and entry.streaming == "buffered"
+    # model=parakeet streams on the cache-aware family member (issue 16), not the buffered offline one
+    assert entry.id == "nemotron-speech-streaming-en-0.6b" and entry.streaming == "cache_aware"
+    assert params(model="nvidia/parakeet-rnnt-0.6b")[1].streaming == "buffered"
     assert (p.encoding, p.sample_rate, p.interim_results, p.word_timestamps) == ("pcm_f32le", 8000, False, False)
     assert params(model=TEST_MODEL_FULL)[1].streaming == "buffered"
 

@@ -8,6 +8,7 @@ import threading
 
 from registry import ModelEntry
 from workers.engines.device import resolve_device
+from workers.engines.heads import HeadMismatchError, select_head
 from workers.engines.parakeet import configure_decoding
 
 logger = logging.getLogger(__name__)
@@ -39,8 +40,10 @@ def load_nemo_model(entry: ModelEntry, device: str):
         except Exception as exc:  # network/hub errors surface with many types
             raise ModelLoadError(f"Model {entry.id}: could not load '{entry.hub}' from the hub: {exc}") from exc
     model.eval()
-    if hasattr(model, "cur_decoder"):  # hybrid RNNT+CTC: Budgie serves the RNNT head
-        model.change_decoding_strategy(decoder_type="rnnt", verbose=False)
+    try:
+        select_head(model, entry)  # the registry's decoder/head, checked against the checkpoint
+    except HeadMismatchError as exc:
+        raise ModelLoadError(str(exc)) from exc
     return model
 
 
@@ -64,6 +67,12 @@ def get_model(entry: ModelEntry, configured_device: str = "auto"):
         model = _models.get(entry.id)
         if model is None:
             device = resolve_device(entry, configured_device)
+            if device == "cpu" and not entry.supports_cpu:
+                logger.warning(
+                    "model %s runs on the CPU because BUDGIE_DEVICE=cpu: expect it to be many times slower "
+                    "than on a GPU",
+                    entry.id,
+                )
             logger.info("loading model %s on %s", entry.id, device)
             model = load_nemo_model(entry, device)
             configure_decoding(model)

@@ -1,8 +1,7 @@
-"""The Parakeet engine: NeMo FastConformer-RNNT offline transcription with native word times."""
+"""The Parakeet engine: offline transcription with any Parakeet head (RNN-T, TDT, CTC, hybrid), native word times."""
 
 from __future__ import annotations
 
-import copy
 import logging
 import weakref
 from collections.abc import Callable
@@ -13,28 +12,15 @@ import numpy as np
 from core.audio import SAMPLE_RATE
 from core.transcript import Transcript, Word, transcript_from_words
 from workers.engines.chunking import split_long_audio
+from workers.engines.heads import Tokens, configure_batch_decoding, tokens_from_hypothesis, tokens_from_transducer
 from workers.engines.wordtimes import Detokenizer, in_sequence
 
 logger = logging.getLogger(__name__)
 
 
 def configure_decoding(model) -> None:
-    """Ask the RNNT decoder for word timestamps and per-word confidence once, at load time."""
-    from omegaconf import open_dict
-
-    decoding = copy.deepcopy(model.cfg.decoding)
-    with open_dict(decoding):
-        decoding.compute_timestamps = True
-        decoding.preserve_alignments = True
-        # Token confidences only: NeMo's own word aggregation raises on some token sequences
-        # ("Something went wrong with word-level confidence aggregation"), which would fail a
-        # job; Budgie aggregates per word itself in words_from_hypothesis.
-        decoding.confidence_cfg = {
-            "preserve_word_confidence": False,
-            "preserve_token_confidence": True,
-            "method_cfg": {"name": "max_prob"},
-        }
-    model.change_decoding_strategy(decoding, verbose=False)
+    """Ask the served head for word timestamps and per-token confidence once, at load time."""
+    configure_batch_decoding(model)
 
 
 def frame_seconds(model) -> float:
@@ -43,29 +29,29 @@ def frame_seconds(model) -> float:
     return hop * int(model.cfg.encoder.get("subsampling_factor", 8))
 
 
-def words_from_hypothesis(hyp: Any, detok: Detokenizer, offset_s: float, frame_s: float, limit_s: float) -> list[Word]:
+def words_from_hypothesis(
+    hyp: Any, detok: Detokenizer, offset_s: float, frame_s: float, limit_s: float, model: Any = None
+) -> list[Word]:
     """Budgie words from one NeMo hypothesis of a chunk starting at ``offset_s`` (token frames are
-    relative to the chunk), timed by the shared word-time function."""
-    ids = _as_ints(getattr(hyp, "y_sequence", None))
-    tokens = (getattr(hyp, "timestamp", None) or {}).get("char") or []
-    if ids and len(tokens) != len(ids):
-        raise ValueError("the model returned tokens without timestamps; is decoding.compute_timestamps set?")
-    scores = [float(c) for c in (getattr(hyp, "token_confidence", None) or [])]
+    relative to the chunk), timed by the shared word-time function. ``model`` says which head made
+    it (default: a transducer)."""
+    tokens = tokens_from_hypothesis(model, hyp) if model is not None else tokens_from_transducer(hyp)
+    return words_from_tokens(tokens, detok, offset_s, frame_s, limit_s)
+
+
+def words_from_tokens(
+    tokens: Tokens, detok: Detokenizer, offset_s: float, frame_s: float, limit_s: float
+) -> list[Word]:
+    """The one way tokens of any head become words (batch; streaming calls the same Detokenizer.words)."""
     return detok.words(
-        ids,
-        [int(t["start_offset"]) for t in tokens],
+        tokens.ids,
+        tokens.starts,
         frame_s,
         offset_s,
         limit_s,
-        ends=[int(t["end_offset"]) for t in tokens],
-        confidences=scores if len(scores) == len(ids) else None,
+        ends=tokens.ends,
+        confidences=tokens.confidences,
     )
-
-
-def _as_ints(value: Any) -> list[int]:
-    if value is None:
-        return []
-    return [int(v) for v in (value.tolist() if hasattr(value, "tolist") else value)]
 
 
 _detokenizers: weakref.WeakKeyDictionary[Any, Detokenizer] = weakref.WeakKeyDictionary()
@@ -110,7 +96,7 @@ def transcribe_audio(
         if isinstance(hyps, tuple):  # some NeMo versions return (best, all)
             hyps = hyps[0]
         for (start, end), hyp in zip(batch, hyps, strict=True):
-            words.extend(words_from_hypothesis(hyp, detok, start / SAMPLE_RATE, frame_s, end / SAMPLE_RATE))
+            words.extend(words_from_hypothesis(hyp, detok, start / SAMPLE_RATE, frame_s, end / SAMPLE_RATE, model))
         words = in_sequence(words, duration)  # chunks cut in pauses overlap by their padding
         if on_progress is not None:
             on_progress(first + len(batch), len(chunks), words)

@@ -70,15 +70,22 @@ class Detokenizer:
         self.tokenizer = tokenizer
         self.timestamp_shift = timestamp_shift  # the registry's measured (start, end) word-time correction
         pieces = tokenizer.ids_to_tokens(list(range(tokenizer.vocab_size)))
+        self._pieces = pieces
         self.starts_word = [p.startswith("▁") for p in pieces]
+        # control pieces (<unk>, <EOU>, ...) are never text: they mark events, not words
+        self.control = {i for i, p in enumerate(pieces) if p.startswith("<") and p.endswith(">") and len(p) > 2}
         # plain pieces detokenize by joining (no tokenizer call per word on every partial)
-        self.plain = [p.replace("▁", "") if not (p.startswith("<") and p.endswith(">")) else None for p in pieces]
+        self.plain = [None if i in self.control else p.replace("▁", "") for i, p in enumerate(pieces)]
+
+    def token_id(self, piece: str | None) -> int | None:
+        """The id of a whole piece such as ``<EOU>`` (None when the vocabulary has no such piece)."""
+        if not piece:
+            return None
+        return next((i for i in sorted(self.control) if self._pieces[i] == piece), None)
 
     def text(self, ids: Sequence[int]) -> str:
-        parts = [self.plain[i] for i in ids]
-        if any(p is None for p in parts):
-            return str(self.tokenizer.ids_to_text(list(ids))).strip()
-        return "".join(p for p in parts if p is not None)
+        """The text of word pieces, exactly as the model wrote them (punctuation and capitals kept)."""
+        return "".join(p for i in ids if (p := self.plain[i]) is not None)
 
     def words(
         self,
@@ -101,6 +108,8 @@ class Detokenizer:
         """
         groups: list[tuple[list[int], int, int, float | None]] = []
         for i, (token, frame) in enumerate(zip(ids, frames, strict=False)):
+            if token in self.control:
+                continue  # an <EOU> or <unk> piece is neither a word nor part of one
             end = ends[i] if ends is not None else frame + 1
             score = confidences[i] if confidences is not None and i < len(confidences) else None
             if not groups or self.starts_word[token]:
