@@ -1,4 +1,5 @@
-"""``budgie``: the command line. Each command group lives in its own module and is added here.
+"""``budgie``: the command line. Each command group lives in its own module under budgie/commands and is
+registered here with one line.
 
 Exit codes: 0 success, 1 the job or request failed, 2 usage error. Errors are one readable line.
 """
@@ -6,14 +7,30 @@ Exit codes: 0 success, 1 the job or request failed, 2 usage error. Errors are on
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
+from budgie.client import BudgieError
+from budgie.commands import jobs, models, stream, transcribe
+from budgie.commands.common import Failure
 from budgie.commands.keys import keys
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-def cli() -> None:
+class BudgieGroup(click.Group):
+    """Turns a refused request or failed job anywhere below into one line and the promised exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BudgieError as exc:
+            raise Failure.of(exc) from exc
+
+
+@click.group(cls=BudgieGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--server", metavar="URL", help="Budgie server (default: $BUDGIE_URL, else http://127.0.0.1:8000)")
+@click.option("--api-key", metavar="KEY", help="sent as Authorization: Bearer (default: $BUDGIE_API_KEY)")
+def cli(server: str | None, api_key: str | None) -> None:
     """Budgie: self-hosted Parakeet speech-to-text."""
 
 
@@ -27,6 +44,10 @@ def demo(ctx: click.Context) -> None:
 
 
 cli.add_command(keys)
+cli.add_command(transcribe.transcribe)
+cli.add_command(stream.stream)
+cli.add_command(jobs.jobs)
+cli.add_command(models.models)
 
 
 def main() -> None:

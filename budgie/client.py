@@ -1,22 +1,239 @@
-"""A small blocking WebSocket client for the streaming protocol (tests, benchmark, smoke checks).
+"""Budgie's Python client: ``Client(url, api_key=None)`` for batch jobs and streaming, and the
+lower-level ``StreamClient`` for the WebSocket protocol. The ``budgie`` CLI, the benchmarks and the
+tests use these instead of hand-rolled HTTP.
 
-Needs websocket-client (the dev extra); the worker itself never imports this module.
+    from budgie.client import Client
+    client = Client("http://localhost:8000")
+    job = client.transcribe("talk.mp3", model="parakeet")       # submit, wait, raise JobFailed if it failed
+    print(job["text"]); print(client.export(job["id"], "srt"))
+    for message in client.stream("talk.mp3", realtime=1.0):    # partials and finals as they arrive
+        print(message["type"], message.get("text"))
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
 
 import numpy as np
+import requests
 import websocket
+
+TERMINAL = ("completed", "failed", "cancelled")
+STREAM_PATH = "/v1/audio/transcriptions/stream"
+SAMPLE_RATE = 16000
+
+
+class BudgieError(Exception):
+    """A request Budgie refused or could not serve: the server's message, its HTTP status and error code."""
+
+    def __init__(self, message: str, status: int | None = None, code: str | None = None):
+        super().__init__(message)
+        self.message, self.status, self.code = message, status, code
+
+
+class JobFailed(BudgieError):
+    """The job ended failed or cancelled (``job`` is its last state)."""
+
+    def __init__(self, job: dict[str, Any]):
+        super().__init__(
+            f"job {job['id']} {job['status']}: {job.get('error') or 'no error recorded'}", code="job_failed"
+        )
+        self.job = job
+
+
+class Client:
+    """Talk to a running Budgie server (``url`` and ``api_key`` default to ``BUDGIE_URL``/``BUDGIE_API_KEY``)."""
+
+    def __init__(self, url: str | None = None, api_key: str | None = None, timeout: float = 60):
+        from core.settings import get_settings
+
+        settings = get_settings()
+        self.url = (url or settings.server_url).rstrip("/")
+        self.api_key = api_key if api_key is not None else settings.api_key
+        self.timeout = timeout
+        self.session = requests.Session()
+        if self.api_key:
+            self.session.headers["Authorization"] = f"Bearer {self.api_key}"
+
+    # ------------------------------------------------------------ HTTP
+    def _request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("timeout", self.timeout)
+        try:
+            response = self.session.request(method, f"{self.url}{path}", **kwargs)
+        except requests.ConnectionError as exc:
+            raise BudgieError(f"cannot reach the Budgie server at {self.url}") from exc
+        except requests.Timeout as exc:
+            raise BudgieError(f"the Budgie server at {self.url} did not answer in {kwargs['timeout']}s") from exc
+        if response.status_code >= 400:
+            try:
+                error = response.json()["error"]
+                message, code = error["message"], error.get("code")
+            except (ValueError, KeyError, TypeError):
+                message, code = response.text.strip()[:200] or response.reason, None
+            raise BudgieError(message, response.status_code, code)
+        return response
+
+    # ------------------------------------------------------------ batch jobs
+    def submit(
+        self, path: str | os.PathLike[str], model: str | None = None, diarize: bool = False, **form: Any
+    ) -> dict[str, Any]:
+        """Upload ``path`` as a new job (``form``: the other fields of ``POST /v1/audio/transcriptions``)."""
+        data = {k: str(v) for k, v in form.items() if v is not None}
+        if model:
+            data["model"] = model
+        if diarize:
+            data["speaker_detection"] = "diarize"
+        with open(path, "rb") as fh:
+            files = {"file": (Path(path).name, fh)}
+            return self._request("POST", "/v1/audio/transcriptions", files=files, data=data, timeout=None).json()
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        return self._request("GET", f"/v1/audio/transcriptions/{job_id}").json()
+
+    def jobs(self, limit: int = 20, status: str | None = None, cursor: float | None = None) -> dict[str, Any]:
+        """One page of jobs, newest first: ``{"jobs", "has_more", "cursor"}``."""
+        params = {k: v for k, v in {"limit": limit, "status": status, "cursor": cursor}.items() if v is not None}
+        return self._request("GET", "/v1/audio/transcriptions", params=params).json()
+
+    def wait(
+        self,
+        job_id: str,
+        timeout: float | None = None,
+        poll_s: float = 0.25,
+        on_progress: Callable[[dict[str, Any]], None] | None = None,
+    ) -> dict[str, Any]:
+        """Poll until the job ends (returned, whatever its status); ``on_progress(job)`` sees every poll."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            job = self.job(job_id)
+            if on_progress is not None:
+                on_progress(job)
+            if job["status"] in TERMINAL:
+                return job
+            if deadline is not None and time.monotonic() > deadline:
+                raise BudgieError(f"job {job_id} is still {job['status']} after {timeout}s", code="timeout")
+            time.sleep(poll_s)
+
+    def transcribe(
+        self,
+        path: str | os.PathLike[str],
+        model: str | None = None,
+        diarize: bool = False,
+        timeout: float | None = None,
+        on_progress: Callable[[dict[str, Any]], None] | None = None,
+        **form: Any,
+    ) -> dict[str, Any]:
+        """Submit ``path`` and wait: the completed job (text, segments, words); raises :class:`JobFailed`."""
+        created = self.submit(path, model=model, diarize=diarize, **form)
+        job = self.wait(created["id"], timeout=timeout, on_progress=on_progress)
+        if job["status"] != "completed":
+            raise JobFailed(job)
+        return job
+
+    def export(self, job_id: str, fmt: str = "txt", **options: Any) -> str:
+        """A completed job as ``txt``, ``json``, ``srt`` or ``vtt`` (``options``: the subtitle rules)."""
+        return self._request("GET", f"/v1/audio/transcriptions/{job_id}/export/{fmt}", params=options).text
+
+    def cancel(self, job_id: str) -> dict[str, Any]:
+        """Cancel a pending or running job (a finished job is left alone: an error says so)."""
+        job = self.job(job_id)
+        if job["status"] in TERMINAL:
+            raise BudgieError(f"job {job_id} is already {job['status']}", 409, "conflict")
+        response = self._request("DELETE", f"/v1/audio/transcriptions/{job_id}")
+        return response.json() if response.status_code == 200 else self.job(job_id)
+
+    def delete(self, job_id: str) -> None:
+        """Delete a job and its files (a running job is cancelled first)."""
+        if self._request("DELETE", f"/v1/audio/transcriptions/{job_id}").status_code == 200:
+            self._request("DELETE", f"/v1/audio/transcriptions/{job_id}")
+
+    def models(self) -> list[dict[str, Any]]:
+        return self._request("GET", "/v1/models").json()["data"]
+
+    def model(self, model_id: str) -> dict[str, Any]:
+        """One model (an alias resolves), with ``loaded`` and ``state``."""
+        return self._request("GET", f"/v1/models/{model_id}").json()
+
+    # ------------------------------------------------------------ streaming
+    def stream_url(self, **query: Any) -> str:
+        params = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in query.items() if v is not None}
+        base = "ws" + self.url[len("http") :] if self.url.startswith("http") else self.url
+        return f"{base}{STREAM_PATH}" + (f"?{urlencode(params)}" if params else "")
+
+    def stream(
+        self,
+        audio: str | os.PathLike[str] | np.ndarray | Iterable[bytes],
+        model: str | None = None,
+        realtime: float = 1.0,
+        sample_rate: int = SAMPLE_RATE,
+        frame_ms: int = 100,
+        timeout: float = 60,
+        **query: Any,
+    ) -> Iterator[dict[str, Any]]:
+        """Stream audio over the WebSocket and yield the server's messages as they arrive, ending with
+        ``session.end``. ``audio`` is a file (decoded to 16 kHz mono), samples (int16 or float32 at
+        ``sample_rate``), or raw ``pcm_s16le`` byte chunks at ``sample_rate`` (e.g. from a pipe).
+        ``realtime`` paces sending (1.0 = as fast as it is spoken; 0 = as fast as possible)."""
+        if isinstance(audio, (str, os.PathLike)):
+            from core.audio import decode
+
+            audio, sample_rate = decode(Path(audio)), SAMPLE_RATE
+        if isinstance(audio, np.ndarray):
+            encoding = "pcm_f32le" if audio.dtype == np.float32 else "pcm_s16le"
+            samples = audio if audio.dtype == np.float32 else audio.astype(np.int16, copy=False)
+            step = max(1, sample_rate * frame_ms // 1000)
+            frames: Iterable[bytes] = (samples[i : i + step].tobytes() for i in range(0, len(samples), step))
+            bytes_per_second = sample_rate * samples.dtype.itemsize
+        else:
+            encoding, frames, bytes_per_second = "pcm_s16le", audio, sample_rate * 2
+        headers = [f"Authorization: Bearer {self.api_key}"] if self.api_key else None
+        url = self.stream_url(model=model, sample_rate=sample_rate, encoding=encoding, **query)
+        try:
+            client = StreamClient(url, timeout=timeout, headers=headers)
+        except (OSError, websocket.WebSocketException) as exc:
+            raise BudgieError(f"cannot open a stream at {url.split('?')[0]}: {exc}") from exc
+        seen = 0
+        try:
+            start, sent = time.monotonic(), 0
+            for frame in frames:
+                if client.closed:
+                    break
+                client.send_audio(frame)
+                sent += len(frame)
+                client.poll()
+                yield from client.messages[seen:]
+                seen = len(client.messages)
+                if realtime:
+                    delay = start + sent / bytes_per_second / realtime - time.monotonic()
+                    if delay > 0:
+                        time.sleep(delay)
+            if not client.closed:
+                client.send_json({"type": "end"})
+            deadline = time.monotonic() + timeout
+            while not client.closed and time.monotonic() < deadline:
+                client._recv_one(max(0.01, deadline - time.monotonic()))
+                yield from client.messages[seen:]
+                seen = len(client.messages)
+            if not client.of_type("session.end"):
+                error = next((m for m in reversed(client.messages) if m.get("type") == "error"), None)
+                if error:
+                    raise BudgieError(error["message"], code=error.get("code"))
+                raise BudgieError(f"the stream ended without session.end (close code {client.close_code})")
+        finally:
+            client.close()
 
 
 class StreamClient:
     """Send audio/control frames; collect server messages until the close frame (code kept)."""
 
-    def __init__(self, url: str, timeout: float = 30):
-        self.ws = websocket.create_connection(url, timeout=timeout, enable_multithread=True)
+    def __init__(self, url: str, timeout: float = 30, headers: list[str] | None = None):
+        self.ws = websocket.create_connection(url, timeout=timeout, enable_multithread=True, header=headers)
         self.messages: list[dict] = []
         self.close_code: int | None = None
         self.received_at: list[float] = []

@@ -14,12 +14,10 @@ import threading
 import time
 from pathlib import Path
 
-import requests
-
+from budgie.client import Client
 from core.settings import child_environment, get_settings
 
 ROOT = Path(__file__).resolve().parents[1]
-TERMINAL = ("completed", "failed", "cancelled")
 
 
 def free_port() -> int:
@@ -138,7 +136,7 @@ class LocalStack:
 
     def wait_loaded(self, model: str, timeout: float = 600) -> None:
         wait_until(
-            lambda: requests.get(f"{self.base}/v1/models/{model}", timeout=5).json().get("loaded"),
+            lambda: Client(self.base, timeout=5).model(model).get("loaded"),
             self.worker,
             self.log_path,
             f"the worker loading {model}",
@@ -146,16 +144,11 @@ class LocalStack:
         )
 
     def transcribe(self, audio: Path, poll_s: float = 0.05, **form) -> dict:
-        """POST ``audio``, poll until the job ends; adds ``wall_seconds`` (POST start -> completion seen)."""
+        """Submit ``audio`` and poll until the job ends (whatever its status); adds ``wall_seconds``
+        (submit start -> completion seen)."""
+        client = Client(self.base, timeout=300)
         started = time.perf_counter()
-        with open(audio, "rb") as fh:
-            created = requests.post(
-                f"{self.base}/v1/audio/transcriptions", files={"file": (Path(audio).name, fh)}, data=form, timeout=300
-            )
-        if created.status_code != 201:
-            raise RuntimeError(f"submit failed: {created.status_code} {created.text}")
-        url = f"{self.base}/v1/audio/transcriptions/{created.json()['id']}"
-        while (job := requests.get(url, timeout=30).json())["status"] not in TERMINAL:
-            time.sleep(poll_s)
+        created = client.submit(audio, **form)
+        job = client.wait(created["id"], poll_s=poll_s)
         job["wall_seconds"] = round(time.perf_counter() - started, 3)
         return job
