@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,13 +42,52 @@ def _open(path: str | Path) -> tuple[Any, Any]:
     return container, streams[0]
 
 
+# Full scale of each sample format, to bring integer samples to [-1, 1] before a manual downmix.
+_FULL_SCALE = {"u8": 128.0, "s16": 32768.0, "s32": 2.0**31, "s64": 2.0**63, "flt": 1.0, "dbl": 1.0}
+
+
+def _mono_frames(container: Any, stream: Any, sample_rate: int) -> Iterator[Any]:
+    """The stream as mono float frames at ``sample_rate``: the one path probe, decode and prepare share.
+
+    FFmpeg's resampler only downmixes channel layouts it knows; a WAV with 9, 17 or 32 channels has
+    none, so such frames are averaged to mono here first (any channel count works).
+    """
+    import av
+
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
+    unknown_layout = stream.layout is None or stream.layout.name.endswith("channels")
+    for frame in container.decode(stream):
+        yield from resampler.resample(_downmix(frame) if unknown_layout else frame)
+    yield from resampler.resample(None)
+
+
+def _downmix(frame: Any) -> Any:
+    import av
+
+    name = frame.format.name.rstrip("p")
+    data = frame.to_ndarray()
+    if not frame.format.is_planar:
+        data = data.reshape(-1, len(frame.layout.channels)).T
+    mono = data.astype(np.float32).mean(axis=0)
+    if name == "u8":
+        mono -= 128.0
+    mono /= _FULL_SCALE.get(name, 1.0)
+    out = av.AudioFrame.from_ndarray(mono.reshape(1, -1).astype(np.float32), format="flt", layout="mono")
+    out.sample_rate = frame.sample_rate
+    return out
+
+
 def _reason(exc: Exception) -> str:
     return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
 
 
-def probe(path: str | Path, max_decode_s: float = 2.0) -> Probe:
-    """Check that ``path`` holds decodable audio of at least 0.1 s, decoding only its first seconds
-    unless the container does not state a duration."""
+def probe(path: str | Path, max_decode_s: float = 2.0, max_duration_s: float | None = None) -> Probe:
+    """Check that ``path`` holds audio of at least 0.1 s that prepare will be able to convert.
+
+    The first seconds go through the same conversion prepare uses (so a layout or codec it cannot
+    handle fails here, at submit). Only a file that states no duration is decoded further, and then
+    at most to ``max_duration_s`` (just past it is enough to refuse it as too long).
+    """
     import av
 
     container, stream = _open(path)
@@ -57,13 +97,14 @@ def probe(path: str | Path, max_decode_s: float = 2.0) -> Probe:
             stated = float(stream.duration * stream.time_base)
         elif container.duration is not None:
             stated = container.duration / 1_000_000
+        enough = min(max_decode_s, stated) if stated is not None else max_duration_s
         decoded = 0.0
         try:
-            for frame in container.decode(stream):
-                decoded += frame.samples / float(frame.sample_rate or stream.sample_rate or SAMPLE_RATE)
-                if stated is not None and decoded >= min(max_decode_s, stated):
+            for frame in _mono_frames(container, stream, SAMPLE_RATE):
+                decoded += frame.samples / SAMPLE_RATE
+                if enough is not None and decoded > enough:
                     break
-        except av.error.FFmpegError as exc:
+        except (av.error.FFmpegError, ValueError) as exc:
             if decoded == 0.0:
                 raise AudioError(f"Unable to read audio file: {_reason(exc)}") from exc
         if decoded == 0.0:
@@ -87,17 +128,14 @@ def decode(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     import av
 
     container, stream = _open(path)
-    resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
     pieces: list[np.ndarray] = []
     try:
         try:
-            for frame in container.decode(stream):
-                pieces.extend(f.to_ndarray().reshape(-1) for f in resampler.resample(frame))
-        except av.error.FFmpegError as exc:
+            pieces.extend(f.to_ndarray().reshape(-1) for f in _mono_frames(container, stream, sample_rate))
+        except (av.error.FFmpegError, ValueError) as exc:
             if not pieces:
                 raise AudioError(f"Unable to decode audio: {_reason(exc)}") from exc
             # a damaged tail: keep what decoded cleanly
-        pieces.extend(f.to_ndarray().reshape(-1) for f in resampler.resample(None))
     finally:
         container.close()
     if not pieces:
@@ -112,7 +150,6 @@ def convert_to_wav(path: str | Path, out: str | Path, sample_rate: int = SAMPLE_
     import soundfile as sf
 
     container, stream = _open(path)
-    resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
     written = 0
     try:
         with sf.SoundFile(str(out), "w", samplerate=sample_rate, channels=1, subtype="PCM_16", format="WAV") as wav:
@@ -125,13 +162,12 @@ def convert_to_wav(path: str | Path, out: str | Path, sample_rate: int = SAMPLE_
                     written += len(samples)
 
             try:
-                for frame in container.decode(stream):
-                    put(resampler.resample(frame))
-            except av.error.FFmpegError as exc:
+                for frame in _mono_frames(container, stream, sample_rate):
+                    put([frame])
+            except (av.error.FFmpegError, ValueError) as exc:
                 if not written:
                     raise AudioError(f"Unable to decode audio: {_reason(exc)}") from exc
                 # a damaged tail: keep what decoded cleanly
-            put(resampler.resample(None))
     finally:
         container.close()
     if not written:

@@ -40,7 +40,7 @@ def prepare(job_id: str) -> dict:
 def _check_duration(path) -> None:
     """The submit-time probe, for audio that arrived by URL: unreadable or too long fails here."""
     try:
-        probe = audio.probe(path)
+        probe = audio.probe(path, max_duration_s=get_settings().max_duration_s)
     except audio.AudioError as exc:
         raise StageError(f"audio_url: {exc}", "invalid_audio") from exc
     limit = get_settings().max_duration_s

@@ -70,7 +70,7 @@ def _receive(upload: FileStorage) -> Path:
 
 def _probe(path: Path) -> dict[str, Any]:
     try:
-        probe = audio.probe(path)
+        probe = audio.probe(path, max_duration_s=settings().max_duration_s)
     except audio.AudioError as exc:
         raise ApiError(400, str(exc), "invalid_audio") from exc
     limit = settings().max_duration_s

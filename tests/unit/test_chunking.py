@@ -30,3 +30,17 @@ def test_real_vad_cuts_between_sentences(speech_dir):
     assert len(chunks) >= 2 and all(e - s <= 6 * 16000 for s, e in chunks)
     energy = [float(np.abs(audio[max(0, s - 160) : s + 160]).mean()) for s, _ in chunks[1:]]
     assert max(energy) < 0.01, "cuts fall in silence, not in speech"
+
+
+def test_hours_of_silence_never_reach_the_vad(monkeypatch):
+    """Three hours of digital silence used to hold the transcribe worker for minutes of VAD."""
+    from workers.engines import chunking
+
+    calls = []
+    monkeypatch.setattr(chunking, "speech_timestamps", lambda audio, **kw: calls.append(len(audio)) or [])
+    audio = np.zeros(16000 * 3 * 3600, dtype=np.float32)
+    assert chunking.speech_regions(audio) == [] and calls == []
+    audio[16000 * 5000 : 16000 * 5001] = 0.2  # one loud second in the middle
+    assert chunking.loud_spans(audio) == [(16000 * 5000 - 8000, 16000 * 5001 + 8000)]
+    chunking.speech_regions(audio)
+    assert calls == [16000 * 2], "only the loud second (and its hangover) is shown to the VAD"
