@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 
 PENDING, RUNNING, COMPLETED, FAILED, CANCELLED = "pending", "running", "completed", "failed", "cancelled"
 TERMINAL = frozenset({COMPLETED, FAILED, CANCELLED})
+ACTIVE = (PENDING, RUNNING)
 STATUSES = (PENDING, RUNNING, COMPLETED, FAILED, CANCELLED)
 
 
@@ -64,6 +65,12 @@ class Job(TypedDict):
     tenant: str | None
     """The tenant of the key that submitted it (None: submitted before auth existed)."""
     key_id: str | None
+
+
+class JobMeasures(TypedDict):
+    model: str
+    audio_s: float
+    created_at: float | None
 
 
 def new_job_id() -> str:
@@ -117,6 +124,7 @@ class JobStore:
         if tenant is not None:
             pipe.zadd(self.keys.tenant_jobs(tenant), {job_id: created})
             pipe.expire(self.keys.tenant_jobs(tenant), self.ttl_s)
+        pipe.hincrby(self.keys.job_states, PENDING, 1)
         pipe.execute()
         job = self.get(job_id)
         assert job is not None
@@ -211,13 +219,33 @@ class JobStore:
                     if not mapping:
                         pipe.unwatch()
                         return False
+                    old_status = pipe.hget(key, "status") if "status" in mapping else None
                     pipe.multi()
                     pipe.hset(key, mapping=mapping)  # type: ignore[arg-type]
                     pipe.expire(key, self.ttl_s)
+                    if old_status and mapping["status"] != old_status:  # the state counts move with the job
+                        pipe.hincrby(self.keys.job_states, old_status, -1)
+                        pipe.hincrby(self.keys.job_states, mapping["status"], 1)
                     pipe.execute()
                     return True
                 except redis.WatchError:
                     continue
+
+    def state_counts(self) -> dict[str, int]:
+        """Jobs pending and running now, and how many ever completed, failed or were cancelled.
+
+        Kept by :meth:`create` and :meth:`transition`, so reading them costs one HGETALL, not a scan.
+        """
+        raw: dict[str, str] = self.r.hgetall(self.keys.job_states)  # type: ignore[assignment]
+        return {state: int(raw.get(state, 0)) for state in STATUSES}
+
+    def measures(self, job_id: str) -> JobMeasures:
+        """What the metrics need about a job: its model, audio length and submission time."""
+        values: list[str | None] = self.r.hmget(self._key(job_id), ["request", "duration", "created_at"])  # type: ignore[assignment]
+        request, duration, created = values
+        req = json.loads(request or "{}")
+        audio_s = _float(duration) or float(req.get("probe", {}).get("duration") or 0.0)
+        return {"model": str(req.get("model", "")), "audio_s": audio_s, "created_at": _float(created)}
 
     def delete(self, job_id: str) -> None:
         tenant: str | None = self.r.hget(self._key(job_id), "tenant")  # type: ignore[assignment]

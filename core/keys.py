@@ -23,6 +23,11 @@ class Keys:
         """Sorted set: job ids by creation time (the listing index)."""
         return f"{self.prefix}:jobs"
 
+    @property
+    def job_states(self) -> str:
+        """Hash: jobs pending/running now, and jobs that ever reached each terminal state (metrics)."""
+        return f"{self.prefix}:jobs:states"
+
     # -- housekeeping ----------------------------------------------------------------------------
     @property
     def sweep_lock(self) -> str:

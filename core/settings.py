@@ -61,8 +61,8 @@ class Settings(BaseSettings):
     """Uploads above this are refused (413)."""
     realtime_stale_s: float = 30
     """A streaming worker whose heartbeat is older is not routed to."""
-    metrics_dir: str = Field("", validation_alias=_alias("PROMETHEUS_MULTIPROC_DIR", "BUDGIE_METRICS_DIR"))
-    """prometheus_client multiprocess directory (set for gunicorn with several workers)."""
+    metrics_dir: str = Field("", validation_alias=_alias("PROMETHEUS_MULTIPROC_DIR"))
+    """prometheus_client's multiprocess directory (gunicorn.conf.py sets one for the API when unset)."""
 
     # -- Celery ---------------------------------------------------------------------------------
     celery_broker_url: str = Field("", validation_alias=_alias("CELERY_BROKER_URL", "BUDGIE_CELERY_BROKER_URL"))
@@ -213,6 +213,11 @@ class Settings(BaseSettings):
         if len(raw.strip()) < 16:
             raise ValueError("must be at least 16 characters (use a random secret, e.g. `openssl rand -hex 32`)")
         return raw.strip()
+
+    # -- observability (issue 11: metrics, health, readiness) -----------------------------------------
+    metrics_port: int = 0
+    """A Celery worker serves Prometheus ``/metrics`` on this port (0: none). The API and the streaming
+    worker serve ``/metrics`` on their own HTTP port."""
 
     @field_validator("models", "stream_model", "openai_model_names", mode="before")
     @classmethod

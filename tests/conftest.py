@@ -176,11 +176,15 @@ def wait_for(predicate, timeout: float, interval: float = 0.1, what: str = "cond
 def celery_worker(redis_client, test_registry):
     """A real ``celery worker`` subprocess consuming every batch queue for the test model and the
     embedded trained model (``SHIPPED_MODEL``, used where the words themselves are asserted)."""
-    from budgie.localstack import start_celery_worker, stop_process, wait_until
+    from budgie.localstack import free_port, start_celery_worker, stop_process, wait_until
 
     log_path = Path(_DATA_DIR) / "worker.log"
     queues = f"prepare,align,diarize,merge,transcribe.{TEST_MODEL},transcribe.{SHIPPED_MODEL}"
-    proc = start_celery_worker(queues, "budgie-test", os.environ.copy(), log_path)
+    metrics_port = free_port()
+    proc = start_celery_worker(
+        queues, "budgie-test", {**os.environ, "BUDGIE_METRICS_PORT": str(metrics_port)}, log_path
+    )
+    proc.metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"  # its Prometheus endpoint
 
     def loaded() -> bool:
         return any(

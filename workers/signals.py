@@ -1,5 +1,6 @@
 """Worker start-up: JSON logging, preload the models this worker serves, heartbeat its identity and
-run the reaper that recovers jobs from dead workers (:mod:`workers.recovery`).
+run the reaper that recovers jobs from dead workers (:mod:`workers.recovery`), and serve its Prometheus
+metrics (stage durations, RTFx, loaded models) on ``BUDGIE_METRICS_PORT``.
 
 A worker consuming ``transcribe.<model>`` loads that model once, before taking any task, and
 exits with a clear message if it cannot (for example a GPU model on a machine without CUDA).
@@ -12,7 +13,7 @@ from typing import Any
 
 from celery import signals
 
-from core import logs
+from core import logs, metrics
 from core.catalog import registry
 from core.heartbeat import Heartbeat
 from core.keys import Keys
@@ -31,6 +32,20 @@ def _setup_logging(**kwargs: Any) -> None:
     """Budgie's structured logs instead of Celery's own handlers."""
     settings = get_settings()
     logs.configure(settings.log_format, settings.log_level)
+
+
+@signals.celeryd_init.connect
+def _reset_metrics_dir(**kwargs: Any) -> None:
+    """A prefork pool's children share PROMETHEUS_MULTIPROC_DIR with this process: start it empty."""
+    if get_settings().metrics_dir:
+        metrics.reset_multiprocess_dir(get_settings().metrics_dir)
+
+
+@signals.worker_process_shutdown.connect
+def _pool_child_exited(pid: int | None = None, **kwargs: Any) -> None:
+    import os
+
+    metrics.process_exited(pid or os.getpid(), get_settings().metrics_dir)
 
 
 @signals.celeryd_after_setup.connect
@@ -81,6 +96,17 @@ def _start_heartbeat(sender: Any = None, **kwargs: Any) -> None:
     reaper = Reaper(settings, sender.app)
     _state["reaper"] = reaper
     reaper.start()
+
+    if settings.metrics_port:
+        _serve_metrics(settings.metrics_port, settings.metrics_dir)
+
+
+def _serve_metrics(port: int, multiprocess_dir: str) -> None:
+    """``GET /metrics`` on ``port``: this process's samples, or every pool process's with a multiprocess dir."""
+    from prometheus_client import start_http_server
+
+    start_http_server(port, registry=metrics.collector_registry(multiprocess_dir))
+    logger.info("serving Prometheus metrics on :%d/metrics", port)
 
 
 @signals.worker_shutdown.connect

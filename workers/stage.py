@@ -15,7 +15,7 @@ from pathlib import Path
 
 from celery.exceptions import Ignore, SoftTimeLimitExceeded
 
-from core import jobstore
+from core import jobstore, metrics
 from core.artifacts import Artifacts
 from core.logs import log_context
 from core.settings import get_settings
@@ -118,6 +118,7 @@ def stage(name: str, completes_job: bool = False):
                 result = fn(job_id, *args, **kwargs)
             except JobCancelled:
                 logger.info("job %s ended while %s ran; stopped", job_id, name)
+                _count(jobs, job_id, name, "cancelled")
                 jobs.update_stage(
                     job_id,
                     name,
@@ -129,6 +130,7 @@ def stage(name: str, completes_job: bool = False):
             except Exception as exc:
                 message, code = user_error(name, exc)
                 logger.exception("job %s: %s failed", job_id, name)
+                _count(jobs, job_id, name, "failed")
                 jobs.update_stage(
                     job_id,
                     name,
@@ -149,11 +151,38 @@ def stage(name: str, completes_job: bool = False):
             )
             if completes_job:
                 jobs.transition(job_id, jobstore.COMPLETED, completed_at=jobstore.now())
+            _observe(jobs, job_id, name, time.time() - started, completes_job)
             return result
 
         return run
 
     return decorate
+
+
+def _count(jobs: jobstore.JobStore, job_id: str, name: str, outcome: str) -> None:
+    try:
+        metrics.STAGE_RUNS.labels(jobs.measures(job_id)["model"], name, outcome).inc()
+    except Exception:  # metrics must never fail a stage
+        logger.warning("could not record %s metrics for %s", name, job_id, exc_info=True)
+
+
+def _observe(jobs: jobstore.JobStore, job_id: str, name: str, seconds: float, job_done: bool) -> None:
+    """Stage duration and RTFx; for the last stage also the whole job's (submission to completion)."""
+    try:
+        job = jobs.measures(job_id)
+        model, audio_s = job["model"], job["audio_s"]
+        seconds = max(seconds, 1e-6)
+        metrics.STAGE_RUNS.labels(model, name, "completed").inc()
+        metrics.STAGE_SECONDS.labels(model, name).observe(seconds)
+        if audio_s:
+            metrics.STAGE_RTFX.labels(model, name).observe(audio_s / seconds)
+        if job_done and job["created_at"]:
+            total = max(time.time() - job["created_at"], 1e-6)
+            metrics.JOB_SECONDS.labels(model).observe(total)
+            if audio_s:
+                metrics.JOB_RTFX.labels(model).observe(audio_s / total)
+    except Exception:  # metrics must never fail a stage
+        logger.warning("could not record %s metrics for %s", name, job_id, exc_info=True)
 
 
 # An absolute path not inside a URL (``http://host/a/b`` keeps its path: a word character precedes it).

@@ -5,10 +5,10 @@ from flask.typing import ResponseReturnValue
 
 from app.auth import require_scope
 from app.errors import ApiError
-from app.metrics import JOBS_SUBMITTED
 from app.schemas import dump, load
 from app.schemas.transcription import JobListSchema, JobSchema, ListQuerySchema, TranscriptionRequestSchema
 from app.services import transcriptions
+from core.metrics import JOBS_SUBMITTED
 
 bp = Blueprint("transcriptions", __name__, url_prefix="/v1/audio/transcriptions")
 

@@ -18,7 +18,6 @@ from werkzeug.datastructures import FileStorage
 from app.auth import require_scope
 from app.errors import ApiError
 from app.extensions import settings
-from app.metrics import JOBS_SUBMITTED
 from app.openai import errors, models, render
 from app.openai.schemas import TranscriptionFormSchema, TranslationFormSchema, form_data
 from app.schemas import load
@@ -27,6 +26,7 @@ from app.services import transcriptions
 from core import jobstore
 from core.catalog import registry
 from core.jobstore import Job
+from core.metrics import JOBS_SUBMITTED
 
 bp = Blueprint("openai", __name__, url_prefix="/openai/v1")
 

@@ -386,3 +386,37 @@ def test_dead_worker_loses_its_session_and_expires_from_the_registry(api_url, re
         assert again.finish() == 1000
     finally:
         stop_worker(doomed)
+
+
+def test_worker_metrics_follow_an_open_session(worker, fox_wav):
+    """The worker's /metrics: the sessions gauge counts an open session and the chunk latency histogram
+    and decoded audio grow with its chunks; the gauge drops back when it ends."""
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    def scrape() -> dict[tuple, float]:
+        text = urllib.request.urlopen(f"{worker['http']}/metrics", timeout=5).read().decode()
+        return {
+            (s.name, s.labels.get("model")): s.value
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+            if not s.labels.get("le")
+        }
+
+    sessions = ("budgie_stream_sessions", TEST_MODEL)
+    chunks = ("budgie_stream_chunk_latency_seconds_count", TEST_MODEL)
+    wait_for(lambda: scrape().get(sessions) == 0, 10, what="no open session")
+    before = scrape()
+    assert before[("budgie_model_loaded", TEST_MODEL)] == 1
+    c = client(f"{worker['url']}?model={TEST_MODEL}")
+    assert c.wait_for(lambda m: m["type"] == "session.begin", 20)
+    assert wait_for(lambda: scrape().get(sessions) == 1, 10, what="the sessions gauge to count the session")
+    c.stream(pcm16(fox_wav))
+    assert c.finish() == 1000
+    after = wait_for(lambda: (m := scrape()).get(sessions) == 0 and m, 10, what="the gauge to drop")
+    assert after[chunks] > before.get(chunks, 0)
+    audio = ("budgie_stream_audio_seconds_total", TEST_MODEL)
+    assert after[audio] - before.get(audio, 0) > 1.0
+    assert after[("budgie_stream_sessions_started_total", TEST_MODEL)] >= 1
+    assert ("budgie_stream_lag_seconds", TEST_MODEL) in after

@@ -142,7 +142,7 @@ def test_health_and_metrics_count_submissions(client, good_wav):
     post(client, good_wav, model=TEST_MODEL)
     text = client.get("/metrics").get_data(as_text=True)
     assert f'budgie_jobs_submitted_total{{model="{TEST_MODEL}"}}' in text
-    assert 'budgie_http_requests_total{endpoint="transcriptions.create",method="POST",status="201"}' in text
+    assert 'budgie_http_requests_total{method="POST",route="/v1/audio/transcriptions",status="201"}' in text
 
 
 def test_pending_job_without_a_worker_says_so(client, good_wav):

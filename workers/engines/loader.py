@@ -6,6 +6,7 @@ import hashlib
 import logging
 import threading
 
+from core.metrics import MODEL_LOADED
 from registry import ModelEntry
 from workers.engines.device import resolve_device
 from workers.engines.heads import HeadMismatchError, select_head
@@ -77,6 +78,7 @@ def get_model(entry: ModelEntry, configured_device: str = "auto"):
             model = load_nemo_model(entry, device)
             configure_decoding(model)
             _models[entry.id] = model
+            MODEL_LOADED.labels(entry.id).set(1)
         return model
 
 

@@ -11,6 +11,7 @@ import threading
 import time
 from collections import deque
 
+from core import metrics
 from core.logs import log_context
 from core.protocol import CLOSE_INTERNAL, CLOSE_NORMAL, error_message
 from workers.streaming import vad
@@ -24,7 +25,8 @@ LAG_WARN_S = 3.0  # a chunk waiting longer than this triggers a processing_lag w
 class Stats:
     """Rolling chunk latencies (received -> message sent) and compute totals, for /stats and the bench."""
 
-    def __init__(self, keep: int = 20000):
+    def __init__(self, keep: int = 20000, model_id: str = ""):
+        self.chunk_latency = metrics.STREAM_CHUNK_SECONDS.labels(model_id)
         self.latencies: deque = deque(maxlen=keep)
         self.waits: deque = deque(maxlen=keep)  # chunk complete -> its batch step starts
         self.step_times: deque = deque(maxlen=keep)
@@ -35,6 +37,7 @@ class Stats:
         self.lock = threading.Lock()
 
     def latency(self, seconds: float) -> None:
+        self.chunk_latency.observe(seconds)
         with self.lock:
             self.latencies.append(seconds)
 
@@ -115,15 +118,18 @@ class VadThread(threading.Thread):
 class Scheduler(threading.Thread):
     """Owns all model state; the only thread that runs NeMo."""
 
-    def __init__(self, stepper, max_batch: int = 32, max_utterance_s: float = 30.0):
+    def __init__(self, stepper, max_batch: int = 32, max_utterance_s: float = 30.0, model_id: str = ""):
         super().__init__(name="stream-scheduler", daemon=True)
+        self.lag = metrics.STREAM_LAG.labels(model_id)
+        self.step_seconds = metrics.STREAM_STEP_SECONDS.labels(model_id)
+        self.audio_seconds = metrics.STREAM_AUDIO.labels(model_id)
         self.stepper = stepper
         self.max_batch = max_batch
         self.max_utterance_s = max_utterance_s
         self.sessions: dict[str, Session] = {}
         self.cond = threading.Condition()
         self.running = True
-        self.stats = Stats()
+        self.stats = Stats(model_id=model_id)
         self.vad = VadThread(self.notify)
 
     def start(self) -> None:
@@ -177,6 +183,8 @@ class Scheduler(threading.Thread):
         for s in sessions:
             if not s.finished and not s.failed:
                 self._guard(s, self._after_step, s)
+        now = time.monotonic()
+        self.lag.set(max((now - s.refs[0] for s in sessions if s.refs), default=0.0))
 
     def _ready(self, s: Session) -> bool:
         return not s.finished and not s.failed and self.stepper.ready(s.state)
@@ -186,7 +194,7 @@ class Scheduler(threading.Thread):
             with log_context(session_id=s.id):
                 fn(*args)
         except Exception:
-            logger.exception("session %s failed", s.id)
+            logger.exception("session %s failed", s.id, extra={"session_id": s.id})
             self._fail(s)
 
     def _fail(self, s: Session) -> None:
@@ -237,6 +245,8 @@ class Scheduler(threading.Thread):
         self.stats.batched_sessions += len(group)
         self.stats.compute_s += elapsed
         self.stats.audio_s += len(group) * self.stepper.chunk_ms / 1000
+        self.step_seconds.observe(elapsed)
+        self.audio_seconds.inc(len(group) * self.stepper.chunk_ms / 1000)
         now = time.monotonic()
         for s, out in zip(group, outputs, strict=False):
             t_ref = s.refs.popleft() if s.refs else None

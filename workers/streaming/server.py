@@ -12,11 +12,11 @@ import threading
 import time
 from typing import Any
 
-from flask import Flask, current_app, jsonify, request
+from flask import Flask, Response, current_app, jsonify, request
 from flask_sock import Sock
 from simple_websocket import ConnectionClosed
 
-from core import logs
+from core import logs, metrics
 from core.catalog import registry
 from core.heartbeat import Heartbeat
 from core.keys import Keys
@@ -51,8 +51,12 @@ class StreamWorker:
         for model_id in config.stream_model:
             entry = self.registry.resolve(model_id)
             stepper = (steppers or {}).get(entry.id) or build_stepper(entry, config)
-            self.schedulers[entry.id] = Scheduler(stepper, config.stream_max_batch, config.max_utterance_s)
+            self.schedulers[entry.id] = Scheduler(
+                stepper, config.stream_max_batch, config.max_utterance_s, model_id=entry.id
+            )
             self.detoks[entry.id] = Detokenizer(stepper.model.tokenizer, entry.timestamp_shift_s)
+            metrics.MODEL_LOADED.labels(entry.id).set(1)
+            metrics.STREAM_SESSIONS.labels(entry.id).set(0)  # the series exists before the first session
         self.vad_model = vad.load_model()  # shared: sessions keep their own state and are scored in batches
         self.active = 0
         self.draining = False
@@ -121,8 +125,10 @@ class StreamWorker:
                     CLOSE_BAD_PARAMS,
                 )
         except ProtocolError as exc:
+            metrics.STREAM_SESSIONS_REJECTED.labels(exc.code).inc()
             return _reject(ws, exc.to_message(), exc.close_code, exc.message)
         if not self.acquire():
+            metrics.STREAM_SESSIONS_REJECTED.labels("no_capacity").inc()
             return _reject(
                 ws,
                 error_message(
@@ -134,6 +140,8 @@ class StreamWorker:
             )
         sched = self.schedulers[entry.id]
         session = sender = None
+        metrics.STREAM_SESSIONS.labels(entry.id).inc()
+        metrics.STREAM_SESSIONS_STARTED.labels(entry.id).inc()
         try:
             endpointer = vad.Endpointer(self.vad_model, self.config.vad_threshold, self.config.vad_silence_ms)
             session = Session(
@@ -160,6 +168,7 @@ class StreamWorker:
         except ConnectionClosed:
             pass
         finally:
+            metrics.STREAM_SESSIONS.labels(entry.id).dec()
             if session is not None:
                 sched.remove(session)
             if sender is not None:
@@ -167,7 +176,8 @@ class StreamWorker:
                 sender.join(timeout=5)
             self.release()
             if session is not None:
-                logger.info("session %s closed after %.1fs of audio", session.id, session.audio_seconds)
+                with log_context(session_id=session.id):
+                    logger.info("session %s closed after %.1fs of audio", session.id, session.audio_seconds)
 
     def _loop(self, ws, session: Session, sender: Sender, sched: Scheduler) -> None:
         while not sender.closed.is_set():
@@ -213,6 +223,12 @@ def create_app(config: Settings | None = None, worker: StreamWorker | None = Non
     def health():
         """Report what this worker serves and how full it is."""
         return jsonify(worker.identity())
+
+    @app.get("/metrics")
+    def prometheus_metrics():
+        """Prometheus exposition: sessions, chunk latency, lag, step time, loaded models of this worker."""
+        body, content_type = metrics.render(config.metrics_dir)
+        return Response(body, content_type=content_type)
 
     @app.get("/stats")
     def stats():

@@ -17,6 +17,7 @@ from collections import deque
 import numpy as np
 
 from core.audio import SAMPLE_RATE
+from core.logs import log_context
 from core.protocol import ProtocolError, SessionParams, parse_control
 from workers.streaming.decoding import decode_audio
 from workers.streaming.utterance import Utterance
@@ -147,6 +148,10 @@ class Sender(threading.Thread):
         self.close_code: int | None = None
 
     def run(self) -> None:
+        with log_context(session_id=self.session.id):  # a new thread starts with no log context
+            self._send_all()
+
+    def _send_all(self) -> None:
         import json
 
         while True:
