@@ -9,8 +9,8 @@ from core.settings import Settings
 
 def create_app(settings: Settings | None = None, *, testing: bool = False) -> Flask:
     """Build the app from ``settings`` (default: the process's settings, read from the environment)."""
-    from app import auth, errors, extensions, metrics
-    from app.api import docs, exports, health, models, transcriptions
+    from app import auth, errors, extensions, limits, metrics
+    from app.api import docs, exports, health, models, transcriptions, usage
     from app.openai import routes as openai_routes
     from app.ws import stream
     from core import logs
@@ -27,10 +27,12 @@ def create_app(settings: Settings | None = None, *, testing: bool = False) -> Fl
     errors.init_app(app)
     metrics.init_app(app)
     auth.init_app(app)  # every route needs a key unless it says otherwise (docs/security.md)
+    limits.init_app(app)  # requests per minute per key (flask-limiter on Redis) and tenant quotas
     app.register_blueprint(transcriptions.bp)
     app.register_blueprint(models.bp)
     app.register_blueprint(exports.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(usage.bp)
     app.register_blueprint(openai_routes.bp)  # /openai/v1: the OpenAI-compatible surface
     app.register_blueprint(docs.bp)  # /openapi.json and /docs
     stream.init_app(app)  # WS /v1/audio/transcriptions/stream, relayed to a streaming worker

@@ -168,6 +168,11 @@ def public(view: F) -> F:
     return view
 
 
+def is_public(view: Callable[..., Any]) -> bool:
+    """Whether a view is open without a key here (public, or it checks keys itself)."""
+    return getattr(view, _SCOPE_ATTR, None) in (_PUBLIC, _SELF_CHECKED)
+
+
 def self_checked(view: F) -> F:
     """The route authenticates by itself (the WebSocket relay answers with an ``error`` and a close code)."""
     setattr(view, _SCOPE_ATTR, _SELF_CHECKED)

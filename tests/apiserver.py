@@ -9,6 +9,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -34,8 +35,15 @@ def threaded_server(app) -> Iterator[str]:
         thread.join(timeout=5)
 
 
+@dataclass(frozen=True)
+class ApiProcess:
+    url: str
+    proc: subprocess.Popen
+    """gunicorn's arbiter, leader of its own process group (its worker is in the same group)."""
+
+
 @contextmanager
-def gunicorn_api(log_path: Path, **env: str) -> Iterator[str]:
+def gunicorn_api(log_path: Path, **env: str) -> Iterator[ApiProcess]:
     """``gunicorn 'app:create_app()'`` (one worker) with this process's environment plus ``env``."""
     port = free_port()
     command = [sys.executable, "-m", "gunicorn", "-w", "1", "-k", "gthread", "--threads", "4", "--graceful-timeout"]
@@ -54,7 +62,7 @@ def gunicorn_api(log_path: Path, **env: str) -> Iterator[str]:
 
     try:
         wait_until(up, proc, log_path, "gunicorn API", timeout=60)
-        yield base
+        yield ApiProcess(base, proc)
     finally:
         stop_process(proc, timeout=10)
 

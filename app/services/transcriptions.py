@@ -12,6 +12,7 @@ from urllib.parse import unquote, urlsplit
 
 from werkzeug.datastructures import FileStorage
 
+from app import limits
 from app.auth import current_principal
 from app.errors import ApiError
 from app.extensions import celery, jobs, settings
@@ -45,11 +46,24 @@ def submit(upload: FileStorage | None, request: dict[str, Any], *, audio_url: st
     if not entry.supports_language(request.get("language")):
         raise ApiError(400, entry.language_error, "language_not_supported")
     job_id = jobstore.new_job_id()
-    request = {**request, "model": entry.id}
+    caller = current_principal()
+    limits.start_job(caller, job_id)  # 429 when the tenant has too many jobs in flight
+    try:
+        return _submit(job_id, upload, {**request, "model": entry.id}, entry, audio_url)
+    except BaseException:  # refused or failed: the slot is not used
+        limits.forget_job(caller, job_id)
+        raise
+
+
+def _submit(
+    job_id: str, upload: FileStorage | None, request: dict[str, Any], entry: ModelEntry, audio_url: str | None
+) -> Job:
     if upload is not None:
         staged = _receive(upload)
         try:
-            request = {**request, "filename": upload.filename or "upload", "probe": _probe(staged)}
+            probe = _probe(staged)
+            limits.add_audio(current_principal(), probe["duration"])  # 429 past the tenant's daily audio quota
+            request = {**request, "filename": upload.filename or "upload", "probe": probe}
             return _enqueue(job_id, request, entry, staged)
         finally:
             staged.unlink(missing_ok=True)

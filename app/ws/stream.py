@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
+import uuid
 from typing import Any
 from urllib.parse import urlencode
 
@@ -18,7 +20,7 @@ from flask import Flask, request
 from flask_sock import Sock
 from simple_websocket import Client, ConnectionClosed
 
-from app import auth
+from app import auth, limits
 from app.errors import ApiError
 from app.extensions import keys, redis_client, settings
 from app.ws.routing import live_workers
@@ -93,7 +95,7 @@ def stream(ws: Any) -> None:
     """Relay one streaming session to the least-loaded worker serving the model."""
     config = settings()
     try:
-        _authorize()
+        principal = _authorize()
     except ApiError as exc:
         return _close(ws, error_message(exc.code, exc.message), CLOSE_FOR_STATUS[exc.status], exc.code)
     except redis.RedisError as exc:  # the key store is unreachable: retryable, say so
@@ -112,21 +114,56 @@ def stream(ws: Any) -> None:
         logger.warning("cannot list streaming workers: %s", exc)
         message = "the service registry is unavailable; try again shortly"
         return _close(ws, error_message("service_unavailable", message), CLOSE_INTERNAL, "unavailable")
+    lease = f"{config.worker_id}:{uuid.uuid4().hex}"
+    try:
+        allowed = limits.open_stream(principal, lease)
+    except redis.RedisError as exc:
+        logger.warning("cannot take a streaming slot: %s", exc)
+        message = "the quota store is unavailable; try again shortly"
+        return _close(ws, error_message("service_unavailable", message), CLOSE_INTERNAL, "unavailable")
+    if not allowed:
+        message = f"tenant {principal.tenant} already has its maximum of open streaming sessions"
+        return _close(ws, error_message("rate_limited", message), CLOSE_RATE_LIMITED, "rate limited")
+    try:
+        _route(ws, workers, query, entry.id, _Lease(principal, lease, config.stream_lease_s))
+    finally:
+        if principal.enforced:
+            limits.quotas().close_stream(principal.tenant, lease)
+
+
+class _Lease:
+    """Renews the session's slot while it is open (a third of the lease time apart)."""
+
+    def __init__(self, principal: auth.Principal, lease: str, ttl_s: float):
+        self.principal, self.lease, self.ttl_s = principal, lease, ttl_s
+        self.renewed = time.monotonic()
+
+    def keep(self) -> None:
+        if not self.principal.enforced or time.monotonic() - self.renewed < self.ttl_s / 3:
+            return
+        try:
+            limits.quotas().renew_stream(self.principal.tenant, self.lease, self.ttl_s)
+            self.renewed = time.monotonic()
+        except redis.RedisError as exc:  # the session goes on; the slot may lapse early
+            logger.warning("could not renew the streaming lease: %s", exc)
+
+
+def _route(ws: Any, workers: list[dict[str, Any]], query: str, model_id: str, lease: _Lease) -> None:
     for worker in workers:
         connected = _connect(worker, query)
         if connected:
             upstream, first = connected
             ws.send(first)
-            return _relay(ws, upstream, worker)
+            return _relay(ws, upstream, worker, lease)
     _close(
         ws,
-        error_message("no_capacity", f"no streaming worker has a free session for {entry.id}"),
+        error_message("no_capacity", f"no streaming worker has a free session for {model_id}"),
         CLOSE_NO_CAPACITY,
         "no capacity",
     )
 
 
-def _relay(ws: Any, upstream: Any, worker: dict[str, Any]) -> None:
+def _relay(ws: Any, upstream: Any, worker: dict[str, Any], lease: _Lease) -> None:
     done = threading.Event()
 
     def downstream() -> None:
@@ -162,6 +199,7 @@ def _relay(ws: Any, upstream: Any, worker: dict[str, Any]) -> None:
             data = ws.receive(timeout=0.5)
             if data is not None and upstream.connected:
                 upstream.send(data)
+            lease.keep()
     except ConnectionClosed:
         pass
     finally:

@@ -176,7 +176,7 @@ def two_api_processes(redis_client, tmp_path_factory):
     logs = tmp_path_factory.mktemp("gunicorn")
     env = {"BUDGIE_AUTH": "on", "BUDGIE_ADMIN_KEY": ADMIN_KEY, "BUDGIE_RATE_LIMIT_PER_MINUTE": "1000"}
     with gunicorn_api(logs / "a.log", **env) as a, gunicorn_api(logs / "b.log", **env) as b:
-        yield a, b
+        yield a.url, b.url
 
 
 def budgie_cli(*args: str) -> subprocess.CompletedProcess:
