@@ -4,12 +4,15 @@ deleted while a stage was still writing), on the local and the S3 backend alike.
 Every Celery worker runs :class:`Sweeper` in a daemon thread; each interval, the one worker that takes
 a Redis lock (``SET NX`` with the interval as its TTL, never released early) sweeps, so a cluster sweeps
 once per interval however many workers it has. Files younger than ``BUDGIE_SWEEP_GRACE_S`` are left
-alone. ``python3 -m workers.housekeeping`` sweeps once, from a shell or a cron job.
+alone. Each worker also removes its host's stale scratch entries (:func:`sweep_scratch`: left by a
+process killed mid-stage). ``python3 -m workers.housekeeping`` does both once, from a shell or a cron job
+(on API-only hosts too, for uploads a killed API process was probing).
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
 import time
 from dataclasses import dataclass
@@ -19,7 +22,7 @@ import redis
 from core.jobstore import JobStore
 from core.keys import Keys
 from core.settings import Settings, get_settings
-from core.storage import job_prefix, open_storage
+from core.storage import job_prefix, open_storage, scratch_root
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +49,32 @@ def sweep(settings: Settings, now: float | None = None) -> SweepResult:
         objects += count
         logger.info("swept %d files of %s (its record is gone)", count, job_id)
     return SweepResult(removed, objects, seen)
+
+
+def sweep_scratch(settings: Settings, now: float | None = None) -> int:
+    """Remove this host's scratch leftovers that no running stage or upload can still own (a process
+    killed mid-stage): entries older than the task time limit plus the grace period. Per host, no lock."""
+    root = scratch_root(settings)
+    cutoff = (time.time() if now is None else now) - settings.task_time_limit_s - settings.sweep_grace_s
+    if not root.is_dir():
+        return 0
+    entries = [p for p in root.iterdir() if p.name != "api"]
+    if (root / "api").is_dir():
+        entries += list((root / "api").iterdir())  # uploads the API was probing
+    removed = 0
+    for entry in entries:
+        try:
+            if entry.stat().st_mtime >= cutoff:
+                continue
+            if entry.is_dir():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+        except FileNotFoundError:  # another process on this host got there first
+            continue
+        removed += 1
+        logger.info("removed stale scratch %s", entry)
+    return removed
 
 
 def sweep_if_due(settings: Settings) -> SweepResult | None:
@@ -75,6 +104,7 @@ class Sweeper:
     def _loop(self) -> None:
         while not self._stop.wait(self.settings.sweep_interval_s):
             try:
+                sweep_scratch(self.settings)
                 result = sweep_if_due(self.settings)
             except Exception:  # Redis or the store briefly away: try again next interval
                 logger.exception("housekeeping sweep failed")
@@ -84,8 +114,13 @@ class Sweeper:
 
 
 def main() -> None:
-    result = sweep(get_settings())
-    print(f"swept {result.jobs_removed} of {result.jobs_seen} jobs ({result.objects_removed} files)")
+    settings = get_settings()
+    result = sweep(settings)
+    stale = sweep_scratch(settings)
+    print(
+        f"swept {result.jobs_removed} of {result.jobs_seen} jobs ({result.objects_removed} files); "
+        f"{stale} stale scratch entries"
+    )
 
 
 if __name__ == "__main__":

@@ -129,17 +129,24 @@ def _enqueue(job_id: str, request: dict[str, Any], entry: ModelEntry, staged: Pa
             _artifacts(job_id).publish(UPLOAD, staged)
         except (StorageError, OSError) as exc:
             logger.exception("could not store the upload of %s", job_id)
-            jobs().delete(job_id)
-            _artifacts(job_id).remove()
+            _discard(job_id)
             raise ApiError(503, "The file store is unavailable; try again shortly", "storage_unavailable") from exc
     try:
         build_canvas(celery(), job_id, request, entry, plan).apply_async()
     except Exception as exc:  # broker down: do not leave a pending job nobody will run
         logger.exception("could not enqueue %s", job_id)
-        jobs().delete(job_id)
-        _artifacts(job_id).remove()
+        _discard(job_id)
         raise ApiError(503, "The job queue is unavailable; try again shortly") from exc
     return get(job_id)
+
+
+def _discard(job_id: str) -> None:
+    """Undo a submit that could not finish: the record, then its files (or leave those to the sweep)."""
+    jobs().delete(job_id)
+    try:
+        _artifacts(job_id).remove()
+    except StorageError:
+        logger.exception("could not remove the files of %s now; the sweep will", job_id)
 
 
 def get(job_id: str) -> Job:
@@ -232,7 +239,10 @@ def cancel_or_delete(job_id: str) -> tuple[dict[str, Any] | None, int]:
     job = get(job_id)
     if job["status"] in jobstore.TERMINAL:
         jobs().delete(job_id)
-        _artifacts(job_id).remove()
+        try:
+            _artifacts(job_id).remove()
+        except StorageError:  # the record is gone, so the housekeeping sweep removes the files later
+            logger.exception("could not delete the files of %s now", job_id)
         return None, 204
     if jobs().transition(
         job_id, jobstore.CANCELLED, completed_at=jobstore.now(), error="cancelled by request", error_code="cancelled"

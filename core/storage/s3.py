@@ -80,7 +80,10 @@ class S3Storage:
             raise StorageError(f"could not check {key}: {_reason(exc)}") from exc
 
     def delete(self, key: str) -> None:
-        self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(f"could not delete {key}: {_reason(exc)}") from exc
 
     def _objects(self, prefix: str) -> Iterator[dict[str, Any]]:
         paginator = self.client.get_paginator("list_objects_v2")
@@ -88,11 +91,13 @@ class S3Storage:
             yield from page.get("Contents", [])
 
     def delete_prefix(self, prefix: str) -> int:
-        keys = [{"Key": o["Key"]} for o in self._objects(prefix)]
-        for start in range(0, len(keys), 1000):  # DeleteObjects takes at most 1000 keys
-            self.client.delete_objects(
-                Bucket=self.bucket, Delete={"Objects": keys[start : start + 1000], "Quiet": True}
-            )
+        try:
+            keys = [{"Key": o["Key"]} for o in self._objects(prefix)]
+            for start in range(0, len(keys), 1000):  # DeleteObjects takes at most 1000 keys
+                batch = {"Objects": keys[start : start + 1000], "Quiet": True}
+                self.client.delete_objects(Bucket=self.bucket, Delete=batch)
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(f"could not delete {prefix}: {_reason(exc)}") from exc
         return len(keys)
 
     def job_ids(self) -> Iterator[tuple[str, float]]:

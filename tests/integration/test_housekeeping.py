@@ -43,3 +43,24 @@ def test_one_sweeper_per_interval(redis_client, tmp_path):
     assert sweep_if_due(settings) is None, "a second process in the same interval skips"
     assert 0 < redis_client.pttl("budgie-test:housekeeping:sweep") <= 30_000
     redis_client.delete("budgie-test:housekeeping:sweep")
+
+
+def test_stale_scratch_of_a_killed_stage_is_removed(tmp_path):
+    from tests.conftest import test_settings as settings_with
+    from workers.housekeeping import sweep_scratch
+
+    settings = settings_with(data_dir=tmp_path, task_time_limit_s=600, sweep_grace_s=60)
+    scratch = tmp_path / "scratch"
+    stale, running = scratch / "job_a.prepare.x1", scratch / "job_b.transcribe.x2"
+    stale_upload = scratch / "api" / "upload-0123"
+    for directory in (stale, running, stale_upload.parent):
+        directory.mkdir(parents=True)
+    (stale / "upload").write_bytes(b"x")
+    stale_upload.write_bytes(b"x")
+    old = time.time() - 700
+    for path in (stale, stale_upload):
+        os.utime(path, (old, old))
+
+    assert sweep_scratch(settings) == 2
+    assert not stale.exists() and not stale_upload.exists()
+    assert running.exists(), "a stage younger than the task time limit may still be running"
