@@ -16,6 +16,11 @@ def prepare(job_id: str) -> dict:
     files = artifacts(job_id)
     job = store().get(job_id)
     url = job["request"].get("audio_url") if job else None
+    if not url and not files.exists(UPLOAD) and files.exists(AUDIO):
+        # a re-run after a worker died between storing audio.wav and recording the stage: already done
+        duration = audio.wav_duration(files.fetch(AUDIO))
+        store().set_fields(job_id, duration=duration)
+        return {"job_id": job_id, "duration": duration}
     if url:
         source = fetch_audio_url(url, files.workfile(UPLOAD))
         _check_duration(source)

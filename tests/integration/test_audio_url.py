@@ -100,3 +100,19 @@ def test_file_and_url_together_are_refused(client, served):
     data = {"file": (wav.open("rb"), wav.name), "audio_url": f"{base}/{wav.name}"}
     resp = client.post("/v1/audio/transcriptions", data=data, content_type="multipart/form-data")
     assert resp.status_code == 400 and "not both" in resp.get_json()["error"]["message"]
+
+
+def test_prepare_rerun_after_its_upload_was_consumed_passes_on(redis_client, worker_environment, served):
+    """A PREPARE re-enqueued after its worker died between storing audio.wav and recording the stage."""
+    from core import jobstore
+    from core.artifacts import AUDIO
+    from workers.prepare import prepare
+    from workers.stage import artifacts, store
+
+    _, wav = served
+    worker_environment()
+    job_id = jobstore.new_job_id()
+    store().create(job_id, {"model": TEST_MODEL}, STAGES)
+    artifacts(job_id).storage.put_bytes(artifacts(job_id).key(AUDIO), wav.read_bytes())
+    assert prepare(job_id)["duration"] > 1.0
+    assert store().get(job_id)["stages"][0]["status"] == "completed"
