@@ -20,6 +20,8 @@ from collections.abc import Callable
 from typing import Any, TypedDict
 
 import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 
 from core.keys import Keys
 from core.transcript import Transcript
@@ -88,8 +90,20 @@ class JobStore:
         self.ttl_s = ttl_s
 
     @classmethod
-    def from_url(cls, url: str, prefix: str = "budgie", ttl_s: int = 7 * 24 * 3600) -> JobStore:
-        return cls(redis.Redis.from_url(url, decode_responses=True), prefix, ttl_s)
+    def from_url(
+        cls, url: str, prefix: str = "budgie", ttl_s: int = 7 * 24 * 3600, *, patient: bool = False
+    ) -> JobStore:
+        """``patient``: ride out a Redis restart (about 40 s of retries with backoff) rather than fail;
+        what workers want for their bookkeeping, where the API prefers a quick 503."""
+        if not patient:
+            return cls(redis.Redis.from_url(url, decode_responses=True), prefix, ttl_s)
+        client = redis.Redis.from_url(
+            url,
+            decode_responses=True,
+            retry=Retry(ExponentialBackoff(cap=5.0, base=0.25), 10),
+            retry_on_error=[redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError],
+        )
+        return cls(client, prefix, ttl_s)
 
     def _key(self, job_id: str) -> str:
         return self.keys.job(job_id)

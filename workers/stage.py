@@ -47,7 +47,7 @@ def check_cancelled(job_id: str) -> None:
 
 def store() -> jobstore.JobStore:
     s = get_settings()
-    return jobstore.JobStore.from_url(s.redis_url, s.key_prefix, s.job_ttl_s)
+    return jobstore.JobStore.from_url(s.redis_url, s.key_prefix, s.job_ttl_s, patient=True)
 
 
 _scratch: contextvars.ContextVar[Path | None] = contextvars.ContextVar("stage_scratch", default=None)

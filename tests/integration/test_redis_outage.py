@@ -96,3 +96,22 @@ def _stream_once(app) -> tuple[list[dict], int | None]:
         return messages, ws.close_reason
     finally:
         server.shutdown()
+
+
+def test_worker_bookkeeping_rides_out_a_redis_restart(own_redis):
+    """Workers' job-store client retries through a restart (the API's fails fast, with its 503)."""
+    import redis
+
+    from core.jobstore import JobStore
+
+    patient = JobStore.from_url(own_redis.url, "budgie-outage", 60, patient=True)
+    hasty = JobStore.from_url(own_redis.url, "budgie-outage", 60)
+    own_redis.stop()
+    with pytest.raises(redis.ConnectionError):
+        hasty.status("job_x")
+    restart = threading.Timer(2.0, own_redis.start)
+    restart.start()
+    try:
+        assert patient.status("job_x") is None, "answered once Redis was back, instead of raising"
+    finally:
+        restart.join()
