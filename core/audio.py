@@ -50,14 +50,17 @@ def _mono_frames(container: Any, stream: Any, sample_rate: int) -> Iterator[Any]
     """The stream as mono float frames at ``sample_rate``: the one path probe, decode and prepare share.
 
     FFmpeg's resampler only downmixes channel layouts it knows; a WAV with 9, 17 or 32 channels has
-    none, so such frames are averaged to mono here first (any channel count works).
+    none, so such frames are averaged to mono here first (any channel count works). Float input is
+    averaged here too, so NaN/Inf samples (which would poison every feature after them) become silence.
     """
     import av
 
     resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
     unknown_layout = stream.layout is None or stream.layout.name.endswith("channels")
     for frame in container.decode(stream):
-        yield from resampler.resample(_downmix(frame) if unknown_layout else frame)
+        if unknown_layout or frame.format.name.startswith(("flt", "dbl")):
+            frame = _downmix(frame)  # also where float NaN/Inf samples are made silent and clipped
+        yield from resampler.resample(frame)
     yield from resampler.resample(None)
 
 
@@ -72,6 +75,7 @@ def _downmix(frame: Any) -> Any:
     if name == "u8":
         mono -= 128.0
     mono /= _FULL_SCALE.get(name, 1.0)
+    np.clip(np.nan_to_num(mono, nan=0.0, posinf=0.0, neginf=0.0), -1.0, 1.0, out=mono)
     out = av.AudioFrame.from_ndarray(mono.reshape(1, -1).astype(np.float32), format="flt", layout="mono")
     out.sample_rate = frame.sample_rate
     return out

@@ -63,7 +63,7 @@ def _submit(
         try:
             probe = _probe(staged)
             limits.add_audio(current_principal(), probe["duration"])  # 429 past the tenant's daily audio quota
-            request = {**request, "filename": upload.filename or "upload", "probe": probe}
+            request = {**request, "filename": display_name(upload.filename, "upload"), "probe": probe}
             return _enqueue(job_id, request, entry, staged)
         finally:
             staged.unlink(missing_ok=True)
@@ -114,8 +114,15 @@ def _check_audio_url(url: str) -> None:
 
 
 def _url_filename(url: str) -> str:
-    name = unquote(urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1])
-    return name[:200] or "audio"
+    return display_name(unquote(urlsplit(url).path.rstrip("/")), "audio")
+
+
+def display_name(name: str | None, default: str) -> str:
+    """The caller's file name as a label only (exports, listings): its last path component, no control
+    characters, at most 200 characters. It never becomes a path; files are stored per job id."""
+    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    cleaned = "".join(ch for ch in base if ch.isprintable()).strip()
+    return cleaned[:200] or default
 
 
 def _enqueue(job_id: str, request: dict[str, Any], entry: ModelEntry, staged: Path | None) -> Job:

@@ -71,3 +71,15 @@ def test_a_stream_with_no_stated_length_is_decoded_only_past_the_limit(tmp_path)
     assert probe(path).duration == pytest.approx(120, abs=0.1)  # no limit: decoded to the end
     capped = probe(path, max_duration_s=30)
     assert 30 < capped.duration < 31, capped
+
+
+def test_nan_and_inf_float_samples_become_silence(tmp_path):
+    import soundfile as sf
+
+    audio = (0.3 * np.sin(np.arange(32000) * 0.1)).astype(np.float32)
+    audio[::7], audio[::11] = np.nan, np.inf
+    path = tmp_path / "nan.wav"
+    sf.write(path, np.stack([audio, audio], axis=1), 16000, subtype="FLOAT")
+    mono = decode(path)
+    assert np.isfinite(mono).all() and np.abs(mono).max() <= 1.0
+    assert mono[1] == pytest.approx(audio[1], abs=1e-6), "finite samples pass unchanged"
