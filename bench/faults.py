@@ -104,6 +104,8 @@ def main() -> int:
     parser.add_argument("--deadline-s", type=float, default=900.0)
     args = parser.parse_args()
 
+    import logging
+
     from werkzeug.serving import make_server
 
     from app import create_app
@@ -111,8 +113,6 @@ def main() -> int:
     from budgie.localstack import free_port, start_celery_worker, stop_process, wait_until
     from core.settings import child_environment, get_settings
     from tests.speech import synthesize
-
-    import logging
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per poll
     work = Path(tempfile.mkdtemp(prefix="budgie-faults-"))
