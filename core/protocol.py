@@ -65,6 +65,7 @@ class SessionParams:
     sample_rate: int
     interim_results: bool
     word_timestamps: bool
+    chunk_ms: int | None = None  # a trained attention context of a cache-aware model (None: the worker's default)
 
 
 def _bool(args: Mapping[str, str], name: str, default: bool) -> bool:
@@ -114,8 +115,36 @@ def parse_params(args: Mapping[str, str], registry: Registry, default_model: str
         sample_rate=rate,
         interim_results=_bool(args, "interim_results", True),
         word_timestamps=_bool(args, "word_timestamps", True),
+        chunk_ms=_chunk_ms(args, entry),
     )
     return params, entry
+
+
+def _chunk_ms(args: Mapping[str, str], entry: ModelEntry) -> int | None:
+    """``chunk_ms`` picks one of the attention contexts a cache-aware model was trained with."""
+    raw = args.get("chunk_ms")
+    if raw is None or raw == "":
+        return None
+    valid = sorted(entry.chunk_ms)
+    if not valid:
+        raise ProtocolError(
+            "invalid_parameters",
+            f"chunk_ms picks a trained attention context; {entry.id} streams in {entry.streaming} mode "
+            f"and has none (its chunk is the worker's)",
+            CLOSE_BAD_PARAMS,
+        )
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value not in valid:
+        raise ProtocolError(
+            "invalid_parameters",
+            f"chunk_ms must be one of {', '.join(map(str, valid))} for {entry.id} (its trained attention "
+            f"contexts), not '{raw}'",
+            CLOSE_BAD_PARAMS,
+        )
+    return value
 
 
 def parse_control(text: str) -> dict[str, Any]:

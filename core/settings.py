@@ -204,6 +204,29 @@ class Settings(BaseSettings):
     webhook_max_attempts: int = 6
     webhook_timeout_s: float = 10.0
 
+    # -- the Parakeet family (issue 16): endpointing and the hub weights cache --------------------
+    stream_endpointing: Csv = ()
+    """What ends a streaming utterance: ``eou``, ``vad`` or both (comma-separated); empty = each model's
+    registry ``endpointing`` (``eou,vad`` for models with an <EOU> token, else ``vad``)."""
+    hf_hub_cache: str = Field("", validation_alias=_alias("HF_HUB_CACHE", "BUDGIE_HF_HUB_CACHE"))
+    """Where hub weights are cached (default ``$HF_HOME/hub``, else ``~/.cache/huggingface/hub``)."""
+    hf_home: str = Field("", validation_alias=_alias("HF_HOME"))
+
+    @field_validator("stream_endpointing", mode="before")
+    @classmethod
+    def _endpointers(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = tuple(v.strip().lower() for v in value.split(",") if v.strip())
+        if set(value) - {"eou", "vad"}:
+            raise ValueError("must be eou, vad or eou,vad")
+        return value
+
+    @property
+    def hub_cache_dir(self) -> Path:
+        if self.hf_hub_cache:
+            return Path(self.hf_hub_cache)
+        return Path(self.hf_home) / "hub" if self.hf_home else Path.home() / ".cache" / "huggingface" / "hub"
+
     @field_validator("admin_key", "webhook_secret", mode="before")
     @classmethod
     def _secret(cls, value: Any) -> Any:

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 _DATA_DIR = tempfile.mkdtemp(prefix="budgie-test-data-")
@@ -57,6 +58,7 @@ models:
     tier: test
     languages: [en]
     streaming: cache_aware
+    att_context_sizes: [[70, 13], [70, 1]]
     word_timestamps: true
     supports_cpu: true
   - id: {TEST_MODEL_FULL}
@@ -69,7 +71,16 @@ models:
     word_timestamps: true
     supports_cpu: true
 """)
+    from tests.family import registry_models  # the Parakeet family's random-weight stand-ins
+
+    with path.open("a") as fh:
+        fh.write(_indent(yaml.safe_dump(registry_models(CACHE), sort_keys=False)))
     return path
+
+
+def _indent(block: str) -> str:
+    """A YAML list block indented to sit under ``models:``."""
+    return "".join(f"  {line}\n" for line in block.splitlines())
 
 
 os.environ["BUDGIE_REGISTRY_FILES"] = str(_write_test_registry())

@@ -11,8 +11,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tests.conftest import CACHE
-
 FAMILY_VERSION = "f3"  # bump when a build below changes
 MULTI_CONTEXTS = [[70, 13], [70, 6], [70, 1], [70, 0]]  # as stt_en_fastconformer_hybrid_large_streaming_multi
 
@@ -42,15 +40,21 @@ ENTRIES: dict[str, tuple[str, dict]] = {
 }
 
 
-def checkpoint_path(name: str) -> Path:
-    return CACHE / f"family-{name}-{FAMILY_VERSION}.nemo"
+def _cache() -> Path:
+    from tests.conftest import CACHE
+
+    return CACHE
+
+
+def checkpoint_path(name: str, cache: Path | None = None) -> Path:
+    return (cache or _cache()) / f"family-{name}-{FAMILY_VERSION}.nemo"
 
 
 def build_checkpoints() -> dict[str, Path]:
     """Build (once, cached) every family checkpoint; returns name -> .nemo path."""
     from train.architectures import build_and_save
 
-    CACHE.mkdir(parents=True, exist_ok=True)
+    _cache().mkdir(parents=True, exist_ok=True)
     paths = {}
     for name, options in BUILDS.items():
         path = checkpoint_path(name)
@@ -66,27 +70,23 @@ def build_checkpoints() -> dict[str, Path]:
     return paths
 
 
-def write_registry(out: Path) -> Path:
-    """A registry file with one entry per family stand-in (to merge over the built-in one)."""
-    import yaml
-
-    models = []
-    for entry_id, (checkpoint, fields) in ENTRIES.items():
-        models.append(
-            {
-                "id": entry_id,
-                "name": f"{entry_id} (random weights)",
-                "engine": "parakeet",
-                "source": {"path": str(checkpoint_path(checkpoint))},
-                "tier": "test",
-                "languages": ["en"],
-                "word_timestamps": True,
-                "supports_cpu": True,
-                **fields,
-            }
-        )
-    out.write_text(yaml.safe_dump({"models": models}, sort_keys=False))
-    return out
+def registry_models(cache: Path) -> list[dict]:
+    """Registry entries of the family stand-ins (conftest adds them to the test registry; the
+    checkpoints are built by :func:`build_checkpoints` when a test first needs them)."""
+    return [
+        {
+            "id": entry_id,
+            "name": f"{entry_id} (random weights)",
+            "engine": "parakeet",
+            "source": {"path": str(checkpoint_path(checkpoint, cache))},
+            "tier": "test",
+            "languages": ["en"],
+            "word_timestamps": True,
+            "supports_cpu": True,
+            **fields,
+        }
+        for entry_id, (checkpoint, fields) in ENTRIES.items()
+    ]
 
 
 def _vary_durations(path: Path) -> None:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 from app.errors import ApiError
-from app.extensions import keys, redis_client
+from app.extensions import keys, redis_client, settings
 from core.catalog import registry
 from core.queue import model_from_queue
+from core.weights import cached_weights
 from registry import ModelEntry, UnknownModelError
 
 
@@ -37,7 +37,7 @@ def _loaded_models() -> set[str]:
 
 
 def _describe(entry: ModelEntry, loaded: set[str]) -> dict[str, Any]:
-    available = bool(entry.hub) or bool(entry.path and os.path.exists(entry.path))
+    available = cached_weights(entry, settings().hub_cache_dir) is not None
     is_loaded = entry.id in loaded
     return {
         **entry.to_dict(),
@@ -49,6 +49,10 @@ def _describe(entry: ModelEntry, loaded: set[str]) -> dict[str, Any]:
             "streaming": entry.streaming != "none",
             "streaming_mode": entry.streaming,
             "word_timestamps": entry.word_timestamps,
+            "decoder": entry.decodes_with,
+            "chunk_ms": list(entry.chunk_ms),
+            "endpointing": list(entry.endpointing),
+            "punctuation": entry.punctuation,
         },
         "available": available,
         "loaded": is_loaded,

@@ -7,17 +7,17 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.family import ENTRIES, build_checkpoints, write_registry
+from tests.family import ENTRIES, build_checkpoints
 from tests.speech import synthesize
 
 
 @pytest.fixture(scope="module")
-def family(tmp_path_factory):
-    """The family registry (built-in entries plus one random-weight stand-in per architecture)."""
-    from registry import load_registry
+def family(test_registry):
+    """The test registry (built-in entries plus one random-weight stand-in per architecture, built now)."""
+    from core.catalog import registry
 
     build_checkpoints()
-    return load_registry(str(write_registry(tmp_path_factory.mktemp("family") / "family.yaml")))
+    return registry()
 
 
 @pytest.fixture(scope="module")
@@ -92,3 +92,73 @@ def test_a_registry_head_the_checkpoint_lacks_is_a_clear_load_error(family, tmp_
         load_nemo_model(reg.resolve("says-ctc"), "cpu")
     with pytest.raises(ModelLoadError, match="hybrid"):
         load_nemo_model(reg.resolve("says-hybrid"), "cpu")
+
+
+@pytest.fixture()
+def hub_cache(tmp_path):
+    return tmp_path / "hub"
+
+
+@pytest.fixture()
+def api(redis_client, hub_cache):
+    from app import create_app
+    from tests.conftest import TEST_MODEL, test_settings
+
+    return create_app(test_settings(default_model=TEST_MODEL, hf_hub_cache=str(hub_cache)), testing=True).test_client()
+
+
+def test_models_list_every_family_member_with_decoder_languages_streaming_and_weights_state(api, hub_cache):
+    data = {m["id"]: m for m in api.get("/v1/models").get_json()["data"]}
+    family = [
+        "parakeet-tdt-0.6b-v2",
+        "parakeet-tdt-0.6b-v3",
+        "parakeet-tdt-1.1b",
+        "parakeet-ctc-0.6b",
+        "parakeet-ctc-1.1b",
+        "parakeet-tdt_ctc-110m",
+        "parakeet-tdt_ctc-110m-ctc",
+        "nemotron-speech-streaming-en-0.6b",
+        "parakeet-realtime-eou-120m",
+        "fastconformer-hybrid-large-streaming-multi",
+    ]
+    for model_id in family:
+        m = data[model_id]
+        assert m["state"] == "missing" and m["available"] is False, model_id  # nothing pulled into this cache
+        assert m["capabilities"]["decoder"] == m["decodes_with"] in ("rnnt", "tdt", "ctc")
+        assert m["languages"] and m["streaming_mode"] in ("cache_aware", "buffered", "none")
+    v3 = data["parakeet-tdt-0.6b-v3"]
+    assert len(v3["languages"]) == 25 and "uk" in v3["languages"] and v3["decoder"] == "tdt"
+    multi = data["fastconformer-hybrid-large-streaming-multi"]
+    assert multi["streaming_mode"] == "cache_aware" and multi["chunk_ms"] == [1120, 560, 160, 80]
+    assert multi["att_context_sizes"] == [[70, 13], [70, 6], [70, 1], [70, 0]]
+    assert data["parakeet-ctc-0.6b"]["decodes_with"] == "ctc" and data["parakeet-tdt_ctc-110m-ctc"]["head"] == "ctc"
+    eou = data["parakeet-realtime-eou-120m"]
+    assert eou["eou_token"] == "<EOU>" and eou["endpointing"] == ["eou", "vad"]
+    assert data["parakeet-tiny-en"]["state"] in ("available", "loaded")  # shipped in the repository
+
+    # once the weights are where NeMo's from_pretrained looks, the model is available
+    snapshot = hub_cache / "models--nvidia--parakeet-tdt-0.6b-v2" / "snapshots" / "abc123"
+    snapshot.mkdir(parents=True)
+    (snapshot / "parakeet-tdt-0.6b-v2.nemo").write_bytes(b"weights")
+    (hub_cache / "models--nvidia--parakeet-tdt-0.6b-v2" / "refs").mkdir()
+    (hub_cache / "models--nvidia--parakeet-tdt-0.6b-v2" / "refs" / "main").write_text("abc123")
+    got = api.get("/v1/models/nvidia/parakeet-tdt-0.6b-v2").get_json()
+    assert got["id"] == "parakeet-tdt-0.6b-v2" and got["state"] == "available"
+
+
+@pytest.mark.parametrize("language,ok", [("ja", False), ("uk", True), ("de-AT", True), ("xx", False)])
+def test_submit_validates_the_language_against_the_models_list(api, speech_dir, language, ok):
+    import io
+
+    wav = synthesize("hello there", speech_dir / "family-lang.wav").read_bytes()
+    resp = api.post(
+        "/v1/audio/transcriptions",
+        data={"file": (io.BytesIO(wav), "a.wav"), "model": "nvidia/parakeet-tdt-0.6b-v3", "language": language},
+        content_type="multipart/form-data",
+    )
+    if ok:
+        assert resp.status_code == 201, resp.get_data(as_text=True)
+    else:
+        assert resp.status_code == 400
+        error = resp.get_json()["error"]
+        assert error["code"] == "language_not_supported" and "bg, hr, cs" in error["message"]

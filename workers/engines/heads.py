@@ -56,6 +56,10 @@ def select_head(model: Any, entry: ModelEntry) -> None:
         raise HeadMismatchError(f"Model {entry.id}: head {entry.head} needs a hybrid transducer+CTC checkpoint")
     if hybrid:
         model.change_decoding_strategy(decoder_type="ctc" if entry.head == "ctc" else "rnnt", verbose=False)
+    supported = [list(c) for c in getattr(model.encoder, "att_context_size_all", None) or []]
+    trained = [list(c) for c in entry.att_context_sizes if list(c) in supported]
+    if trained:  # offline decoding of a cache-aware model: its longest trained lookahead (best accuracy)
+        model.encoder.set_default_att_context_size(max(trained, key=lambda c: c[1]))
 
 
 def uses_ctc(model: Any) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import logging
+from typing import Any
 
 from core.settings import Settings
 from registry import ModelEntry
@@ -39,6 +40,23 @@ def quantize_encoder(model, kind: str) -> None:
     logger.info("encoder Linear layers quantized to int8")
 
 
+def build_steppers(entry: ModelEntry, config: Settings, model=None) -> dict[int, Any]:
+    """The default stepper plus, for a cache-aware model, one per other trained attention context
+    the registry lists (keyed by chunk_ms, the default first). They share one model."""
+    from workers.streaming.stepper import CacheAwareStepper
+
+    default = build_stepper(entry, config, model)
+    steppers = {default.chunk_ms: default}
+    if isinstance(default, CacheAwareStepper):
+        supported = [list(c) for c in getattr(default.model.encoder, "att_context_size_all", [])]
+        for ctx in entry.att_context_sizes:
+            if list(ctx) in supported and list(ctx) != default.att_context_size:
+                stepper = CacheAwareStepper(default.model, list(ctx))
+                steppers.setdefault(stepper.chunk_ms, stepper)
+        default.activate()
+    return steppers
+
+
 def build_stepper(entry: ModelEntry, config: Settings, model=None):
     """Return the stepper for ``entry``: cache-aware when the registry says so, else buffered windows."""
     from workers.engines.loader import get_model
@@ -57,6 +75,8 @@ def build_stepper(entry: ModelEntry, config: Settings, model=None):
         quantize_encoder(model, config.stream_quantize)
     if entry.streaming == "cache_aware":
         ctx = list(config.stream_att_context) if config.stream_att_context else None
+        if ctx is None and entry.att_context_sizes:
+            ctx = list(entry.att_context_sizes[0])  # the registry's default context
         supported = [list(c) for c in getattr(model.encoder, "att_context_size_all", [])]
         if ctx and supported and list(ctx) not in supported:
             logger.warning(

@@ -173,13 +173,17 @@ class Scheduler(threading.Thread):
     def tick(self, sessions: list[Session]) -> None:
         for s in sessions:
             self._guard(s, self._drain, s)
+        steppers = {id(s.stepper): s.stepper for s in sessions}  # sessions that picked the same context
         for phase in (True, False):
             # readiness is re-checked per phase: a session that just took its first chunk is in the
             # steady phase now and may step again only if another FULL chunk is waiting (stepping a
             # partial chunk as if it were full drops its lookahead frames and changes the transcript)
-            group = [s for s in sessions if self._ready(s) and (s.state.step == 0) == phase]
-            for i in range(0, len(group), self.max_batch):
-                self._step(group[i : i + self.max_batch])
+            for key in steppers:
+                group = [
+                    s for s in sessions if id(s.stepper) == key and self._ready(s) and (s.state.step == 0) == phase
+                ]
+                for i in range(0, len(group), self.max_batch):
+                    self._step(group[i : i + self.max_batch])
         for s in sessions:
             if not s.finished and not s.failed:
                 self._guard(s, self._after_step, s)
@@ -187,7 +191,7 @@ class Scheduler(threading.Thread):
         self.lag.set(max((now - s.refs[0] for s in sessions if s.refs), default=0.0))
 
     def _ready(self, s: Session) -> bool:
-        return not s.finished and not s.failed and self.stepper.ready(s.state)
+        return not s.finished and not s.failed and s.stepper.ready(s.state)
 
     def _guard(self, s: Session, fn, *args) -> None:
         try:
@@ -209,7 +213,7 @@ class Scheduler(threading.Thread):
             kind, payload, t = s.inbox.popleft()
             if kind == "audio":
                 before = self._pending(s)
-                self.stepper.add_audio(s.state, payload)
+                s.stepper.add_audio(s.state, payload)
                 s.samples_fed += payload.size
                 s.utterance.limit_s = (s.stream_offset + s.samples_fed) / SAMPLE_RATE
                 s.refs.extend([t] * (self._pending(s) - before))
@@ -222,13 +226,13 @@ class Scheduler(threading.Thread):
                 s.barrier = kind
 
     def _pending(self, s: Session) -> int:
-        return self.stepper.pending_steps(s.state)
+        return s.stepper.pending_steps(s.state)
 
     def _step(self, group: list[Session]) -> None:
         t0 = time.perf_counter()
         start = time.monotonic()
         try:
-            outputs = self.stepper.step([s.state for s in group])
+            outputs = group[0].stepper.step([s.state for s in group])
         except Exception:
             logger.exception("batched step of %d sessions failed", len(group))
             if len(group) > 1:  # isolate the culprit: one broken session must not fail the others
@@ -244,9 +248,10 @@ class Scheduler(threading.Thread):
         self.stats.steps += 1
         self.stats.batched_sessions += len(group)
         self.stats.compute_s += elapsed
-        self.stats.audio_s += len(group) * self.stepper.chunk_ms / 1000
+        chunk_s = group[0].stepper.chunk_ms / 1000  # the context these sessions picked
+        self.stats.audio_s += len(group) * chunk_s
         self.step_seconds.observe(elapsed)
-        self.audio_seconds.inc(len(group) * self.stepper.chunk_ms / 1000)
+        self.audio_seconds.inc(len(group) * chunk_s)
         now = time.monotonic()
         for s, out in zip(group, outputs, strict=False):
             t_ref = s.refs.popleft() if s.refs else None
@@ -261,6 +266,7 @@ class Scheduler(threading.Thread):
                     }
                 )
             s.utterance.add(out.token_ids, out.frames)
+            self._commit_at_eou(s)
             msg = s.utterance.partial() if s.interim_results else None
             if msg is not None:
                 s.emit(msg, t_ref)
@@ -268,36 +274,52 @@ class Scheduler(threading.Thread):
                 self.stats.latency(time.monotonic() - t_ref)
 
     def _decoded_s(self, s: Session) -> float:
-        return s.stream_offset / SAMPLE_RATE + s.state.frames_out * self.stepper.frame_s
+        return s.stream_offset / SAMPLE_RATE + s.state.frames_out * s.stepper.frame_s
 
     def _after_step(self, s: Session) -> None:
         """Endpoints, the utterance cap, and flush/end once every full chunk before them is decoded."""
         decoded = self._decoded_s(s)
         while s.endpoints and decoded >= s.endpoints[0]:
-            self._commit(s, s.endpoints.popleft())
+            self._commit_at_vad(s, s.endpoints.popleft())
         start = s.utterance.start_s()
         if start is not None and decoded - start >= self.max_utterance_s:
-            self._commit(s)
+            self._commit(s, end_reason="max_length")
         if s.barrier and not self._ready(s) and not s.vad_pending:
             self._finish_stream(s)
 
-    def _commit(self, s: Session, until_s: float | None = None) -> None:
-        msg = s.utterance.commit(s.word_timestamps, until_s)
+    def _commit_at_eou(self, s: Session) -> None:
+        """Model-driven endpointing: each <EOU> the model emitted ends the utterance before it."""
+        while (cut := s.utterance.eou_index()) is not None:
+            if "eou" in s.endpointing:
+                self._commit(s, end_reason="eou", cut=cut)
+            else:  # endpointing by VAD only: the token is dropped, the utterance goes on
+                s.utterance.ids.pop(cut)
+                s.utterance.frames.pop(cut)
+
+    def _commit_at_vad(self, s: Session, until_s: float) -> None:
+        if "vad" in s.endpointing:
+            self._commit(s, until_s, end_reason="vad")
+
+    def _commit(
+        self, s: Session, until_s: float | None = None, end_reason: str = "end", cut: int | None = None
+    ) -> None:
+        msg = s.utterance.commit(s.word_timestamps, until_s, end_reason, cut)
         if msg is not None:
             s.finals.append(msg)
             s.emit(msg)
 
     def _finish_stream(self, s: Session) -> None:
         """Decode the tail exactly like the offline model's end of audio, then finalize."""
-        self.stepper.finish_audio(s.state)
-        while self.stepper.ready(s.state):
+        s.stepper.finish_audio(s.state)
+        while s.stepper.ready(s.state):
             self._step([s])
-        out = self.stepper.step([s.state], last=True)[0]
+        out = s.stepper.step([s.state], last=True)[0]
         s.utterance.add(out.token_ids, out.frames)
+        self._commit_at_eou(s)
         s.refs.clear()
         while s.endpoints:
-            self._commit(s, s.endpoints.popleft())
-        self._commit(s)
+            self._commit_at_vad(s, s.endpoints.popleft())
+        self._commit(s, end_reason=s.barrier or "end")
         if s.barrier == "end":
             s.finished = True
             s.emit(
@@ -313,6 +335,14 @@ class Scheduler(threading.Thread):
         else:  # flush: start a fresh model stream where this one stopped
             s.stream_offset += s.samples_fed
             s.samples_fed = 0
-            s.state = self.stepper.new_state()
+            s.state = s.stepper.new_state()
             s.utterance.offset_s = s.stream_offset / SAMPLE_RATE
         s.barrier = None
+
+
+def endpointing(entry, configured: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """What ends this model's utterances: the operator's choice (BUDGIE_STREAM_ENDPOINTING) or the
+    registry's; ``eou`` only for a model with an end-of-utterance token, and never nothing."""
+    wanted = tuple(configured) or tuple(entry.endpointing)
+    chosen = tuple(e for e in wanted if e != "eou" or entry.eou_token)
+    return chosen or ("vad",)

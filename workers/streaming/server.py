@@ -23,9 +23,10 @@ from core.keys import Keys
 from core.logs import log_context
 from core.protocol import CLOSE_BAD_PARAMS, CLOSE_IDLE, CLOSE_NO_CAPACITY, ProtocolError, error_message, parse_params
 from core.settings import Settings, get_settings
+from registry import ModelEntry
 from workers.engines.wordtimes import Detokenizer
 from workers.streaming import vad
-from workers.streaming.scheduler import Scheduler
+from workers.streaming.scheduler import Scheduler, endpointing
 from workers.streaming.session import Sender, Session
 
 logger = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ class StreamWorker:
     """Models, schedulers, session slots and the Redis registration of one worker process."""
 
     def __init__(self, config: Settings, steppers: dict | None = None):
-        from workers.streaming.engine import build_stepper
+        from workers.streaming.engine import build_steppers
 
         self.config = config
         if config.torch_threads:
@@ -48,9 +49,16 @@ class StreamWorker:
         self.registry = registry()
         self.schedulers: dict[str, Scheduler] = {}
         self.detoks: dict[str, Detokenizer] = {}
+        # per model: one stepper per trained attention context a session may pick with ?chunk_ms=
+        self.steppers: dict[str, dict[int, Any]] = {}
+        self.entries: dict[str, ModelEntry] = {}
         for model_id in config.stream_model:
             entry = self.registry.resolve(model_id)
-            stepper = (steppers or {}).get(entry.id) or build_stepper(entry, config)
+            given = (steppers or {}).get(entry.id)
+            by_chunk = {given.chunk_ms: given} if given is not None else build_steppers(entry, config)
+            stepper = next(iter(by_chunk.values()))
+            self.steppers[entry.id] = by_chunk
+            self.entries[entry.id] = entry
             self.schedulers[entry.id] = Scheduler(
                 stepper, config.stream_max_batch, config.max_utterance_s, model_id=entry.id
             )
@@ -93,6 +101,7 @@ class StreamWorker:
             "models": sorted(self.schedulers),
             "modes": {m: s.stepper.mode for m, s in self.schedulers.items()},
             "chunk_ms": {m: s.stepper.chunk_ms for m, s in self.schedulers.items()},
+            "chunk_ms_options": {m: sorted(options) for m, options in self.steppers.items()},
         }
 
     def acquire(self) -> bool:
@@ -124,6 +133,7 @@ class StreamWorker:
                     f"this worker serves {', '.join(self.schedulers)}, not {entry.id}",
                     CLOSE_BAD_PARAMS,
                 )
+            stepper = self._stepper(entry.id, params.chunk_ms)
         except ProtocolError as exc:
             metrics.STREAM_SESSIONS_REJECTED.labels(exc.code).inc()
             return _reject(ws, exc.to_message(), exc.close_code, exc.message)
@@ -145,8 +155,10 @@ class StreamWorker:
         try:
             endpointer = vad.Endpointer(self.vad_model, self.config.vad_threshold, self.config.vad_silence_ms)
             session = Session(
-                params, sched.stepper, endpointer, self.detoks[entry.id], self.config.max_frame_bytes, entry.languages
+                params, stepper, endpointer, self.detoks[entry.id], self.config.max_frame_bytes, entry.languages
             )
+            session.endpointing = endpointing(entry, self.config.stream_endpointing)
+            session.utterance.eou_id = self.detoks[entry.id].token_id(entry.eou_token)
             sender = Sender(session, ws, sched.stats.latency)
             sender.start()
             session.emit(
@@ -156,8 +168,9 @@ class StreamWorker:
                     "model": entry.id,
                     "sample_rate": params.sample_rate,
                     "encoding": params.encoding,
-                    "chunk_ms": sched.stepper.chunk_ms,
-                    "mode": sched.stepper.mode,
+                    "chunk_ms": stepper.chunk_ms,
+                    "mode": stepper.mode,
+                    "endpointing": list(session.endpointing),
                     "language": params.language,
                     "worker_id": self.config.worker_id,
                 }
@@ -178,6 +191,19 @@ class StreamWorker:
             if session is not None:
                 with log_context(session_id=session.id):
                     logger.info("session %s closed after %.1fs of audio", session.id, session.audio_seconds)
+
+    def _stepper(self, model_id: str, chunk_ms: int | None):
+        """The stepper of the attention context a session asked for (the model's default if none)."""
+        options = self.steppers[model_id]
+        if chunk_ms is None:
+            return self.schedulers[model_id].stepper
+        if chunk_ms not in options:
+            raise ProtocolError(
+                "invalid_parameters",
+                f"this worker streams {model_id} with chunk_ms {', '.join(map(str, sorted(options)))}, not {chunk_ms}",
+                CLOSE_BAD_PARAMS,
+            )
+        return options[chunk_ms]
 
     def _loop(self, ws, session: Session, sender: Sender, sched: Scheduler) -> None:
         while not sender.closed.is_set():

@@ -47,6 +47,7 @@ class Session:
         self.stepper = stepper
         self.state = stepper.new_state()
         self.endpointer = endpointer
+        self.endpointing: tuple[str, ...] = ("vad",)  # what ends an utterance: the model's <EOU>, VAD, or both
         self.utterance = Utterance(detok, stepper.frame_s)
         self.max_frame_bytes = max_frame_bytes
         self.inbox: deque = deque()  # ("audio", samples, t_received) | ("flush"|"end"|"config", payload)

@@ -78,6 +78,15 @@ class CacheAwareStepper:
         self._dtype = next(model.parameters()).dtype
         self._device = next(model.parameters()).device
 
+    def activate(self) -> None:
+        """Put this stepper's attention context on the shared encoder. Several steppers (one per
+        trained context a session may pick) share one model; only the scheduler thread calls this,
+        right before it steps, so a batch always runs with the context its sessions chose."""
+        enc = self.model.encoder
+        if list(enc.att_context_size) != self.att_context_size or enc.streaming_cfg is not self.cfg:
+            enc.att_context_size = list(self.att_context_size)
+            enc.streaming_cfg = self.cfg
+
     def new_state(self) -> StreamState:
         ch, tm, ln = self.model.encoder.get_initial_cache_state(batch_size=1, dtype=self._dtype, device=self._device)
         return StreamState(
@@ -148,6 +157,7 @@ class CacheAwareStepper:
         ``last`` consumes whatever features remain (end of stream) and keeps every output frame.
         """
         _ensure_eval(self.model)
+        self.activate()
         first = states[0].step == 0
         assert all((s.step == 0) == first for s in states), "mixed phases in one batch"
         saved = [(s.feats, s.consumed) for s in states]
