@@ -162,3 +162,69 @@ def test_submit_validates_the_language_against_the_models_list(api, speech_dir, 
         assert resp.status_code == 400
         error = resp.get_json()["error"]
         assert error["code"] == "language_not_supported" and "bg, hr, cs" in error["message"]
+
+
+def budgie_cli(*args: str, **env: str):
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    return subprocess.run(
+        [sys.executable, "-m", "budgie.cli", *args],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+
+
+def test_pull_without_the_hub_fails_with_one_clear_line_and_exit_1(tmp_path):
+    """The real download path (huggingface_hub, NeMo's file name) up to the network error: the hub
+    endpoint is a closed local port, as on a host without internet."""
+    from budgie.localstack import free_port
+
+    done = budgie_cli(
+        "models",
+        "pull",
+        "nvidia/parakeet-tdt-0.6b-v2",
+        HF_HUB_OFFLINE="0",
+        HF_ENDPOINT=f"http://127.0.0.1:{free_port()}",
+        HF_HUB_CACHE=str(tmp_path / "hub"),
+    )
+    assert done.returncode == 1, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("Error: could not download nvidia/parakeet-tdt-0.6b-v2/parakeet-tdt-0.6b-v2.nemo")
+    assert "check the network" in last
+    assert not list((tmp_path / "hub").rglob("*.nemo"))  # nothing half-written passes for weights
+    unknown = budgie_cli("models", "pull", "whisper-9")
+    assert unknown.returncode == 2 and "Unknown model 'whisper-9'" in unknown.stderr
+
+
+def test_pull_to_writes_a_nemo_that_serves_through_source_path(family, tmp_path, speech):
+    """--to on a locally built model: the copy, its SHA-256 and a registry entry using it load and
+    transcribe through the production loader."""
+    from registry import load_registry
+    from workers.engines.loader import load_nemo_model
+    from workers.engines.parakeet import configure_decoding, transcribe_audio
+
+    out = tmp_path / "airgap"
+    done = budgie_cli("models", "pull", "family-tdt", "--to", str(out))
+    assert done.returncode == 0, done.stderr
+    copy = out / "family-tdt.nemo"
+    line = next(x for x in done.stdout.splitlines() if x.startswith("family-tdt\t"))
+    digest = line.split("sha256=")[1]
+    import hashlib
+
+    assert hashlib.sha256(copy.read_bytes()).hexdigest() == digest
+    snippet = next(x for x in done.stdout.splitlines() if "registry:" in x).split("registry: ")[1]
+    (tmp_path / "airgap.yaml").write_text(
+        f"models:\n  - id: airgapped-tdt\n    engine: parakeet\n    decoder: tdt\n    {snippet}\n"
+    )
+    entry = load_registry(str(tmp_path / "airgap.yaml")).resolve("airgapped-tdt")
+    assert entry.path == str(copy) and entry.sha256 == digest
+    model = load_nemo_model(entry, "cpu")
+    configure_decoding(model)
+    assert transcribe_audio(model, speech)["words"]
