@@ -22,7 +22,7 @@ from core.artifacts import UPLOAD, Artifacts
 from core.catalog import registry
 from core.jobstore import Job
 from core.pipeline import build_canvas, plan_stages, task_id
-from core.storage import StorageError, open_storage, scratch_root
+from core.storage import StorageError, is_internal_object, open_storage, scratch_root
 from registry import ModelEntry, UnknownModelError
 
 logger = logging.getLogger(__name__)
@@ -106,6 +106,8 @@ def _check_audio_url(url: str) -> None:
             raise ApiError(400, "s3:// audio URLs need the S3 storage backend", "invalid_audio_url")
         if not parts.netloc or not parts.path.strip("/"):
             raise ApiError(400, "an s3:// audio URL names a bucket and a key: s3://bucket/key", "invalid_audio_url")
+        if is_internal_object(settings(), parts.netloc, parts.path.lstrip("/")):
+            raise ApiError(400, "audio_url may not point at Budgie's own job files", "invalid_audio_url")
         return
     try:
         netguard.check_url(url, settings().allow_private_urls)

@@ -87,6 +87,16 @@ def open_storage(settings: Settings) -> Storage:
     raise ValueError(f"BUDGIE_STORAGE_URL must be file:///path or s3://bucket/prefix, not {url!r}")
 
 
+def is_internal_object(settings: Settings, bucket: str, key: str) -> bool:
+    """Whether ``s3://bucket/key`` is one of Budgie's own job files: ``audio_url`` never reads those (they
+    may be another tenant's audio, and the service's credentials could read them)."""
+    parts = urlsplit(settings.storage_url.strip())
+    if parts.scheme != "s3" or parts.netloc != bucket:
+        return False
+    prefix = parts.path.strip("/")
+    return key.startswith(f"{prefix}/jobs/" if prefix else "jobs/")
+
+
 def scratch_root(settings: Settings) -> Path:
     """Where a process keeps local copies while it works on them (under the data dir by default,
     so a local store publishes by rename)."""

@@ -110,6 +110,8 @@ class S3Storage:
         yield from newest.items()
 
     def download_external(self, bucket: str, key: str, path: Path, max_bytes: int) -> None:
+        if bucket == self.bucket and key.startswith(self._key("jobs/")):
+            raise StorageError("the URL points at Budgie's own job files, which audio_url may not read")
         try:
             size = self.client.head_object(Bucket=bucket, Key=key)["ContentLength"]
         except (BotoCoreError, ClientError) as exc:

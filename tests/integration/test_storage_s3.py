@@ -244,6 +244,10 @@ def test_audio_url_over_http_and_s3(api, stack, s3, sentence):
     assert job["status"] == "completed", job["error"]
     assert abs(job["duration"] - 2.6) < 1.0
 
+    other_job = f"s3://{BUCKET}/{PREFIX}/jobs/{job['id']}/audio.wav"  # maybe another tenant's audio
+    refused = api.post("/v1/audio/transcriptions", data={"audio_url": other_job})
+    assert refused.status_code == 400 and refused.get_json()["error"]["code"] == "invalid_audio_url"
+
     missing = api.post("/v1/audio/transcriptions", data={"audio_url": f"s3://{BUCKET}/incoming/nothing.wav"})
     job = wait_done(api, missing.get_json()["id"])
     assert job["status"] == "failed"

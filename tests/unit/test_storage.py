@@ -25,6 +25,17 @@ def test_storage_url_chooses_the_backend(tmp_path):
     assert scratch_root(Settings(data_dir=tmp_path)) == tmp_path / "scratch"
 
 
+def test_audio_url_never_reads_budgies_own_job_files():
+    from core.storage import is_internal_object
+
+    s3 = Settings(storage_url="s3://store/deploy")
+    assert is_internal_object(s3, "store", "deploy/jobs/job_1/audio.wav")
+    assert not is_internal_object(s3, "store", "incoming/talk.wav")
+    assert not is_internal_object(s3, "other", "deploy/jobs/job_1/audio.wav")
+    assert is_internal_object(Settings(storage_url="s3://store"), "store", "jobs/job_1/upload")
+    assert not is_internal_object(Settings(), "store", "jobs/job_1/upload")
+
+
 def test_local_store_round_trips_moves_and_deletes(tmp_path):
     store = LocalStorage(tmp_path / "root")
     source = tmp_path / "upload.bin"
