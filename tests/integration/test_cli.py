@@ -177,3 +177,17 @@ def test_client_stream_yields_partials_then_finals_then_session_end(base_url, st
     assert "transcript.final" in kinds
     finals = [m["text"] for m in messages if m["type"] == "transcript.final"]
     assert messages[-1]["transcript"] == " ".join(finals)
+
+
+def test_api_key_reaches_http_and_the_websocket_as_bearer(redis_client, stream_worker, sentences):
+    key = "admin-" + "k" * 30
+    with serve(auth=True, admin_key=key, default_model=SHIPPED_MODEL) as url:
+        refused = in_process(url, "models")
+        assert refused.returncode == 1 and refused.stderr.startswith("Error: ")
+        assert len(refused.stderr.strip().splitlines()) == 1
+        listed = in_process(url, "--api-key", key, "models")
+        assert listed.returncode == 0 and SHIPPED_MODEL in listed.stdout
+        with pytest.raises(BudgieError):
+            list(Client(url).stream(sentences[1], realtime=0))
+        messages = list(Client(url, api_key=key).stream(sentences[1], realtime=0))
+        assert messages[-1]["type"] == "session.end" and messages[-1]["transcript"]
