@@ -45,6 +45,13 @@ def stream_worker(redis_client, test_registry, tmp_path_factory):
     proc = start_stream_worker(env, log)
     key = f"budgie-test:realtime:worker:{STREAM_WORKER_ID}"
     wait_until(lambda: redis_client.exists(key), proc, log, "the CLI test's streaming worker", timeout=180)
+    # one session straight to the worker first: its first session is the slow one on a busy machine, and
+    # the API relay gives a worker only 10 s to open a session before it answers no_capacity
+    from budgie.client import StreamClient
+
+    warm = StreamClient(f"ws://127.0.0.1:{env['WORKER_PORT']}/v1/audio/transcriptions/stream", timeout=120)
+    warm.stream(np.zeros(16000, dtype=np.int16))
+    assert warm.finish(timeout=120) == 1000
     yield proc
     stop_process(proc, timeout=20)
 
