@@ -232,8 +232,9 @@ class Client:
 class StreamClient:
     """Send audio/control frames; collect server messages until the close frame (code kept)."""
 
-    def __init__(self, url: str, timeout: float = 30, headers: list[str] | None = None):
-        self.ws = websocket.create_connection(url, timeout=timeout, enable_multithread=True, header=headers)
+    def __init__(self, url: str, timeout: float = 30, headers: list[str] | None = None, **options):
+        """``options`` go to ``websocket.create_connection`` (``sockopt``, ``subprotocols``...)."""
+        self.ws = websocket.create_connection(url, timeout=timeout, enable_multithread=True, header=headers, **options)
         self.messages: list[dict] = []
         self.close_code: int | None = None
         self.received_at: list[float] = []
@@ -298,6 +299,21 @@ class StreamClient:
             if realtime:
                 target = start + (i + chunk) / 16000 / realtime
                 delay = target - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+
+    def stream_as(self, audio: np.ndarray, encoding: str, frame_ms: int = 100, realtime: float = 0.0) -> None:
+        """Send 16 kHz mono float32 ``audio`` encoded as ``encoding`` (any of ``budgie.encode.ENCODINGS``;
+        open the session with the same ``encoding=`` query parameter), ``frame_ms`` per frame,
+        ``realtime`` = pacing factor (0 = as fast as the socket takes it)."""
+        from budgie.encode import frames
+
+        start = time.monotonic()
+        for i, frame in enumerate(frames(audio, encoding, frame_ms)):
+            self.send_audio(frame)
+            self.poll()
+            if realtime:
+                delay = start + (i + 1) * frame_ms / 1000 / realtime - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
 

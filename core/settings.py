@@ -242,6 +242,19 @@ class Settings(BaseSettings):
     """A Celery worker serves Prometheus ``/metrics`` on this port (0: none). The API and the streaming
     worker serve ``/metrics`` on their own HTTP port."""
 
+    # -- streaming clients: back-pressure and send limits (issue 15 / 14.2) ----------------------
+    stream_max_backlog_s: float = 10.0
+    """Audio a session may have queued ahead of the model; beyond it the worker stops reading its socket
+    (TCP back-pressure) until the model catches up."""
+    stream_lag_warn_s: float = 3.0
+    """Audio waiting longer than this gets a ``processing_lag`` warning (at most one a second)."""
+    stream_max_lag_s: float = 30.0
+    """Audio waiting longer than this closes the session: ``processing_lag`` error, close 4504 (0 = never)."""
+    stream_max_outbox: int = 1000
+    """Messages a session may have queued unsent; a client that reads none of them is dropped."""
+    stream_send_buffer_bytes: int = 0
+    """SO_SNDBUF of each session's socket (0 = the kernel's auto-tuning)."""
+
     @field_validator("models", "stream_model", "openai_model_names", mode="before")
     @classmethod
     def _csv(cls, value: Any) -> Any:

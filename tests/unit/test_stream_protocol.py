@@ -47,7 +47,7 @@ def test_defaults_and_alias_resolution():
     [
         ({"language": "fr"}, "language_not_supported", "only supports English"),
         ({"model": "whisper-9"}, "invalid_parameters", "Unknown model 'whisper-9'"),
-        ({"encoding": "mulaw"}, "invalid_parameters", "encoding must be one of pcm_s16le, pcm_f32le"),
+        ({"encoding": "mp3"}, "invalid_parameters", "encoding must be one of pcm_s16le, pcm_f32le, mulaw, alaw"),
         ({"sample_rate": "7999"}, "invalid_parameters", "sample_rate must be an integer from 8000 to 48000"),
         ({"sample_rate": "fast"}, "invalid_parameters", "not 'fast'"),
         ({"word_timestamps": "perhaps"}, "invalid_parameters", "word_timestamps must be true or false"),
@@ -92,7 +92,7 @@ def test_control_messages():
     for bad, fragment in [
         ("{nope", "JSON"),
         ("[1]", "type must be"),
-        ('{"type": "clear"}', "type must be"),
+        ('{"type": "rewind"}', "type must be"),
         ('{"type": "config", "speed": 2}', "unknown config keys: speed"),
         ('{"type": "config", "vad_threshold": 2.0}', "between 0.05 and 0.95"),
         ('{"type": "config", "interim_results": 1}', "must be a bool"),

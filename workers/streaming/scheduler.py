@@ -13,13 +13,14 @@ from collections import deque
 
 from core import metrics
 from core.logs import log_context
-from core.protocol import CLOSE_INTERNAL, CLOSE_NORMAL, error_message
+from core.protocol import CLOSE_INTERNAL, CLOSE_LAG, CLOSE_NORMAL, ProtocolError, error_message
 from workers.streaming import vad
 from workers.streaming.session import SAMPLE_RATE, Session
 
 logger = logging.getLogger(__name__)
 
-LAG_WARN_S = 3.0  # a chunk waiting longer than this triggers a processing_lag warning (at most 1/s)
+LAG_WARN_S = 3.0  # default: audio waiting longer than this triggers a processing_lag warning (at most 1/s)
+DRAIN_AHEAD = 2  # featurize at most this many chunks ahead of the model per session and tick
 
 
 class Stats:
@@ -83,6 +84,7 @@ class VadThread(threading.Thread):
         self.wake = wake
 
     def submit(self, s: Session, audio) -> None:
+        """``audio``: samples to score, or an int: that many samples were skipped (clear)."""
         s.vad_submitted += 1
         self.queue.put((s, audio))
 
@@ -95,7 +97,12 @@ class VadThread(threading.Thread):
                 return
             sessions: dict[str, Session] = {}
             for s, audio in items:
-                s.endpointer.feed(audio)
+                if s.failed or s.finished:  # gone or over: its audio is not worth scoring
+                    continue
+                if isinstance(audio, int):
+                    s.endpointer.skip(audio)
+                else:
+                    s.endpointer.feed(audio)
                 sessions[s.id] = s
             live = [s for s in sessions.values() if not s.finished and not s.failed]
             try:
@@ -118,7 +125,14 @@ class VadThread(threading.Thread):
 class Scheduler(threading.Thread):
     """Owns all model state; the only thread that runs NeMo."""
 
-    def __init__(self, stepper, max_batch: int = 32, max_utterance_s: float = 30.0, model_id: str = ""):
+    def __init__(
+        self,
+        stepper,
+        max_batch: int = 32,
+        max_utterance_s: float = 30.0,
+        model_id: str = "",
+        lag_warn_s: float = LAG_WARN_S,
+    ):
         super().__init__(name="stream-scheduler", daemon=True)
         self.lag = metrics.STREAM_LAG.labels(model_id)
         self.step_seconds = metrics.STREAM_STEP_SECONDS.labels(model_id)
@@ -126,6 +140,7 @@ class Scheduler(threading.Thread):
         self.stepper = stepper
         self.max_batch = max_batch
         self.max_utterance_s = max_utterance_s
+        self.lag_warn_s = lag_warn_s
         self.sessions: dict[str, Session] = {}
         self.cond = threading.Condition()
         self.running = True
@@ -144,6 +159,7 @@ class Scheduler(threading.Thread):
     def remove(self, session: Session) -> None:
         with self.cond:
             self.sessions.pop(session.id, None)
+        session.failed = session.failed or not session.finished  # the VAD thread skips what it still holds
 
     def notify(self) -> None:
         with self.cond:
@@ -158,8 +174,11 @@ class Scheduler(threading.Thread):
         while self.running:
             with self.cond:
                 if not any(
-                    (s.inbox and not s.barrier) or (s.barrier and not s.vad_pending) or self._ready(s)
+                    (s.inbox and not s.barrier and self._pending(s) < DRAIN_AHEAD)
+                    or (s.barrier and not s.vad_pending)
+                    or self._ready(s)
                     for s in self.sessions.values()
+                    if not s.failed
                 ):
                     self.cond.wait(timeout=0.05)
                 sessions = list(self.sessions.values())
@@ -184,10 +203,11 @@ class Scheduler(threading.Thread):
                 ]
                 for i in range(0, len(group), self.max_batch):
                     self._step(group[i : i + self.max_batch])
+        now = time.monotonic()
         for s in sessions:
             if not s.finished and not s.failed:
                 self._guard(s, self._after_step, s)
-        now = time.monotonic()
+                self._guard(s, self._check_lag, s, now)
         self.lag.set(max((now - s.refs[0] for s in sessions if s.refs), default=0.0))
 
     def _ready(self, s: Session) -> bool:
@@ -208,10 +228,17 @@ class Scheduler(threading.Thread):
             s.close(CLOSE_INTERNAL, "internal error")
 
     def _drain(self, s: Session) -> None:
-        """Feed queued audio to VAD and features, in order, up to the next flush/end barrier."""
+        """Feed queued audio to VAD and features, in order, up to the next flush/end barrier, and at most
+        DRAIN_AHEAD chunks ahead of the model: a session's work per tick is bounded however fast it sends."""
+        if s.failed:
+            return
         while s.inbox and s.barrier is None:
-            kind, payload, t = s.inbox.popleft()
+            kind, payload, t = s.inbox[0]
+            if kind == "audio" and self._pending(s) >= DRAIN_AHEAD:
+                break
+            s.inbox.popleft()
             if kind == "audio":
+                s.samples_taken += payload.size
                 before = self._pending(s)
                 s.stepper.add_audio(s.state, payload)
                 s.samples_fed += payload.size
@@ -221,9 +248,65 @@ class Scheduler(threading.Thread):
             elif kind == "config":
                 s.interim_results = payload.get("interim_results", s.interim_results)
                 s.word_timestamps = payload.get("word_timestamps", s.word_timestamps)
+                s.utterance_end_ms = payload.get("utterance_end_ms", s.utterance_end_ms)
                 s.endpointer.configure(payload.get("vad_threshold"), payload.get("vad_silence_ms"))
+            elif kind == "clear":
+                self._clear(s, payload)
             else:
                 s.barrier = kind
+        s.drained.set()
+
+    def _clear(self, s: Session, dropped: int) -> None:
+        """Discard audio not yet decoded: ``dropped`` samples the socket thread took out of the inbox plus
+        the features waiting for a chunk. Words already decoded become a final; the model stream restarts
+        where the received audio ends, so later word times stay on the session clock."""
+        decoded = round(s.state.frames_out * s.stepper.frame_s * SAMPLE_RATE)
+        unstepped = max(0, s.samples_fed - decoded)
+        self._commit(s, end_reason="clear")
+        s.stream_offset += s.samples_fed + dropped
+        s.samples_fed = 0
+        s.state = s.stepper.new_state()
+        s.utterance.offset_s = s.stream_offset / SAMPLE_RATE
+        s.refs.clear()
+        s.endpoints.clear()
+        s.last_word_end = None
+        if dropped:
+            self.vad.submit(s, dropped)
+        s.emit(
+            {
+                "type": "audio.cleared",
+                "discarded_seconds": round((dropped + unstepped) / SAMPLE_RATE, 3),
+                "timestamp": round(s.stream_offset / SAMPLE_RATE, 3),
+            }
+        )
+
+    def _check_lag(self, s: Session, now: float) -> None:
+        """Warn (at most once a second) when audio has waited over lag_warn_s; close past the session's max_lag_s."""
+        oldest = s.refs[0] if s.refs else None
+        if oldest is None and s.inbox:
+            head = s.inbox[0]
+            oldest = head[2] if head[0] == "audio" else None
+        lag = now - oldest if oldest is not None else 0.0
+        limit = s.max_lag_s
+        if limit is not None and lag > limit:
+            s.fail(
+                ProtocolError(
+                    "processing_lag",
+                    f"the worker is {lag:.1f}s behind this session (limit {limit:g}s); send audio no faster "
+                    "than real time or use the batch API",
+                    CLOSE_LAG,
+                )
+            )
+        elif lag > self.lag_warn_s and now - s.last_lag_warning >= 1.0:
+            s.last_lag_warning = now
+            s.emit(
+                {
+                    "type": "warning",
+                    "code": "processing_lag",
+                    "lag_seconds": round(lag, 2),
+                    "message": "the worker is behind real time for this session",
+                }
+            )
 
     def _pending(self, s: Session) -> int:
         return s.stepper.pending_steps(s.state)
@@ -252,26 +335,19 @@ class Scheduler(threading.Thread):
         self.stats.audio_s += len(group) * chunk_s
         self.step_seconds.observe(elapsed)
         self.audio_seconds.inc(len(group) * chunk_s)
-        now = time.monotonic()
         for s, out in zip(group, outputs, strict=False):
             t_ref = s.refs.popleft() if s.refs else None
-            if s.refs and now - s.refs[0] > LAG_WARN_S and now - s.last_lag_warning >= 1.0:
-                s.last_lag_warning = now
-                s.emit(
-                    {
-                        "type": "warning",
-                        "code": "processing_lag",
-                        "lag_seconds": round(now - s.refs[0], 2),
-                        "message": "the worker is behind real time for this session",
-                    }
-                )
-            s.utterance.add(out.token_ids, out.frames)
+            self._add_tokens(s, out)
             self._commit_at_eou(s)
             msg = s.utterance.partial() if s.interim_results else None
             if msg is not None:
                 s.emit(msg, t_ref)
             elif t_ref is not None:
                 self.stats.latency(time.monotonic() - t_ref)
+
+    def _add_tokens(self, s: Session, out) -> None:
+        if s.utterance.add(out.token_ids, out.frames):
+            s.last_word_end = s.utterance.offset_s + (out.frames[-1] + 1) * s.stepper.frame_s
 
     def _decoded_s(self, s: Session) -> float:
         return s.stream_offset / SAMPLE_RATE + s.state.frames_out * s.stepper.frame_s
@@ -284,6 +360,15 @@ class Scheduler(threading.Thread):
         start = s.utterance.start_s()
         if start is not None and decoded - start >= self.max_utterance_s:
             self._commit(s, end_reason="max_length")
+        if (
+            s.utterance_end_ms
+            and s.last_word_end is not None
+            and decoded - s.last_word_end >= s.utterance_end_ms / 1000
+        ):
+            s.emit(
+                {"type": "utterance_end", "last_word_end": round(s.last_word_end, 3), "timestamp": round(decoded, 3)}
+            )
+            s.last_word_end = None
         if s.barrier and not self._ready(s) and not s.vad_pending:
             self._finish_stream(s)
 
@@ -314,7 +399,7 @@ class Scheduler(threading.Thread):
         while s.stepper.ready(s.state):
             self._step([s])
         out = s.stepper.step([s.state], last=True)[0]
-        s.utterance.add(out.token_ids, out.frames)
+        self._add_tokens(s, out)
         self._commit_at_eou(s)
         s.refs.clear()
         while s.endpoints:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import threading
 import time
 from typing import Any
@@ -60,7 +61,11 @@ class StreamWorker:
             self.steppers[entry.id] = by_chunk
             self.entries[entry.id] = entry
             self.schedulers[entry.id] = Scheduler(
-                stepper, config.stream_max_batch, config.max_utterance_s, model_id=entry.id
+                stepper,
+                config.stream_max_batch,
+                config.max_utterance_s,
+                model_id=entry.id,
+                lag_warn_s=config.stream_lag_warn_s,
             )
             self.detoks[entry.id] = Detokenizer(stepper.model.tokenizer, entry.timestamp_shift_s)
             metrics.MODEL_LOADED.labels(entry.id).set(1)
@@ -125,6 +130,7 @@ class StreamWorker:
 
     # -- one WebSocket session -------------------------------------------------------------------
     def handle(self, ws, args) -> None:
+        paced = _pace_input(ws, self.config.stream_max_backlog_s)
         try:
             params, entry = parse_params(args, self.registry, self.config.stream_model[0])
             if entry.id not in self.schedulers:
@@ -153,13 +159,27 @@ class StreamWorker:
         metrics.STREAM_SESSIONS.labels(entry.id).inc()
         metrics.STREAM_SESSIONS_STARTED.labels(entry.id).inc()
         try:
-            endpointer = vad.Endpointer(self.vad_model, self.config.vad_threshold, self.config.vad_silence_ms)
+            threshold = params.vad_threshold if params.vad_threshold is not None else self.config.vad_threshold
+            silence_ms = params.vad_silence_ms if params.vad_silence_ms is not None else self.config.vad_silence_ms
+            endpointer = vad.Endpointer(self.vad_model, threshold, silence_ms)
             session = Session(
-                params, stepper, endpointer, self.detoks[entry.id], self.config.max_frame_bytes, entry.languages
+                params,
+                stepper,
+                endpointer,
+                self.detoks[entry.id],
+                self.config.max_frame_bytes,
+                entry.languages,
+                max_outbox=self.config.stream_max_outbox,
             )
             session.endpointing = endpointing(entry, self.config.stream_endpointing)
             session.utterance.eou_id = self.detoks[entry.id].token_id(entry.eou_token)
+            limits = [v for v in (self.config.stream_max_lag_s, params.max_lag_s) if v]  # 0/None: no limit
+            session.max_lag_s = min(limits) if limits else None
+            _limit_send_buffer(ws, self.config.stream_send_buffer_bytes)
+            if paced is not None:
+                paced.session = session
             sender = Sender(session, ws, sched.stats.latency)
+            session.on_overflow = sender.abort
             sender.start()
             session.emit(
                 {
@@ -172,6 +192,12 @@ class StreamWorker:
                     "mode": stepper.mode,
                     "endpointing": list(session.endpointing),
                     "language": params.language,
+                    "interim_results": params.interim_results,
+                    "word_timestamps": params.word_timestamps,
+                    "vad_threshold": threshold,
+                    "vad_silence_ms": silence_ms,
+                    "utterance_end_ms": params.utterance_end_ms,
+                    "max_lag_s": session.max_lag_s,
                     "worker_id": self.config.worker_id,
                 }
             )
@@ -184,6 +210,7 @@ class StreamWorker:
             metrics.STREAM_SESSIONS.labels(entry.id).dec()
             if session is not None:
                 sched.remove(session)
+                session.stop_decoder()
             if sender is not None:
                 sender.stop()
                 sender.join(timeout=5)
@@ -226,6 +253,45 @@ class StreamWorker:
             except ProtocolError as exc:
                 session.fail(exc)
             sched.notify()
+
+
+class _PacedInput(list):
+    """simple-websocket's input buffer for one session: its reader thread appends each frame here, and
+    blocks while the session has more than ``max_backlog_s`` of audio queued ahead of the model. The
+    socket is then not read, so TCP pushes back on a client that sends faster than the model runs."""
+
+    def __init__(self, items, ws: Any, max_backlog_s: float):
+        super().__init__(items)
+        self.ws, self.max_backlog_s = ws, max_backlog_s
+        self.session: Session | None = None  # set once the session exists; no pacing before
+
+    def append(self, item) -> None:
+        s = self.session
+        while s is not None and s.backlog_s > self.max_backlog_s and self.ws.connected and not (s.failed or s.finished):
+            s.drained.clear()
+            s.drained.wait(0.2)
+            s.last_activity = time.monotonic()  # held back by us, not idle
+        super().append(item)
+
+
+def _pace_input(ws: Any, max_backlog_s: float) -> _PacedInput | None:
+    """Swap in the paced buffer first thing, before the client's first frames are likely to arrive."""
+    if not isinstance(getattr(ws, "input_buffer", None), list):
+        return None
+    old = ws.input_buffer
+    ws.input_buffer = paced = _PacedInput([], ws, max_backlog_s)
+    paced[0:0] = old  # frames that arrived before the swap go first
+    return paced
+
+
+def _limit_send_buffer(ws: Any, size: int) -> None:
+    """Bound the kernel's send buffer too, so a client that does not read fills the outbox soon."""
+    sock_ = getattr(ws, "sock", None)
+    if size and sock_ is not None:
+        try:
+            sock_.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
+        except OSError as exc:
+            logger.warning("could not set SO_SNDBUF: %s", exc)
 
 
 def _reject(ws: Any, message: dict[str, Any], code: int | None, reason: str) -> None:

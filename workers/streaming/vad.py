@@ -63,6 +63,16 @@ class Endpointer:
     def feed(self, audio: np.ndarray) -> None:
         self._rest = np.concatenate([self._rest, audio]) if self._rest.size else np.asarray(audio, np.float32)
 
+    def skip(self, samples: int) -> None:
+        """``samples`` of audio were discarded (``clear``): move the clock past them and forget the speech state."""
+        self._pos += self._rest.size + samples
+        self._rest = np.zeros(0, dtype=np.float32)
+        self.state = torch.zeros(2, 1, 128)
+        self.context = torch.zeros(1, CONTEXT)
+        self.in_speech = False
+        self._speech_run = 0
+        self._silence_start = None
+
     def has_window(self) -> bool:
         return self._rest.size >= WINDOW
 
