@@ -128,6 +128,7 @@ def main() -> None:
             "BUDGIE_MAX_DURATION_S": str(seconds + 3600),
             "BUDGIE_LOG_FORMAT": "text",
             "BUDGIE_SWEEP_INTERVAL_S": "0",
+            "BUDGIE_AUTH": "off",  # a private loopback stack
         }
         if args.backend == "s3":
             import boto3
