@@ -57,6 +57,20 @@ class HealthSchema(Schema):
     redis = fields.String()
 
 
+class ReadySchema(Schema):
+    status = fields.String(required=True, metadata={"description": "ready or unavailable"})
+    missing = fields.List(fields.String(), metadata={"description": "what is missing (redis, worker:<queue>)"})
+    checks = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+
+
+class UsageSchema(Schema):
+    tenant = fields.String(required=True)
+    key_id = fields.String(allow_none=True)
+    enforced = fields.Boolean(required=True)
+    limits = fields.Dict(keys=fields.String(), values=fields.Raw(), required=True)
+    usage = fields.Dict(keys=fields.String(), values=fields.Raw(), required=True)
+
+
 def _json(schema: Any) -> dict[str, Any]:
     return {"application/json": {"schema": schema}}
 
@@ -167,6 +181,17 @@ OPERATIONS: dict[str, dict[str, Any]] = {
             "503": {"description": "Redis unreachable", "content": _json(HealthSchema)},
         },
     },
+    "health.ready": {
+        "tags": ["operations"],
+        "responses": {
+            "200": {"description": "ready", "content": _json(ReadySchema)},
+            "503": {"description": "Redis or a worker for the default model missing", "content": _json(ReadySchema)},
+        },
+    },
+    "usage.show": {
+        "tags": ["native"],
+        "responses": {"200": {"description": "the tenant's counts and limits", "content": _json(UsageSchema)}},
+    },
     "health.metrics": {
         "tags": ["operations"],
         "responses": {
@@ -209,6 +234,23 @@ OPERATIONS: dict[str, dict[str, Any]] = {
 }
 
 
+PUBLIC = {"health.health", "health.ready", "health.metrics"}
+# any keyed endpoint: no/bad key, missing scope, over a quota, Redis down. (No per-operation ``security``:
+# with BUDGIE_AUTH=off a request without a key is served, and the spec describes both deployments.)
+GUARDED = (401, 403, 429, 503)
+UNDESCRIBED = {"responses": {"200": {"description": "not described yet: see docs/api.md"}}}
+
+
+def _operation(app: Flask, endpoint: str, path: str) -> dict[str, Any]:
+    """The endpoint's entry in ``OPERATIONS`` plus what every keyed endpoint may answer. An endpoint missing
+    from ``OPERATIONS`` gets a bare entry (the spec must never fail to build; a test catches the gap)."""
+    operation = {"summary": _summary(app, endpoint), "operationId": endpoint, **OPERATIONS.get(endpoint, UNDESCRIBED)}
+    if endpoint not in PUBLIC:
+        schema = OpenAIErrorSchema if path.startswith("/openai/") else ErrorSchema
+        operation["responses"] = {**_errors(*GUARDED, schema=schema), **operation["responses"]}
+    return operation
+
+
 def _openapi_path(rule: str) -> str:
     """``/v1/x/<job_id>`` and ``/v1/models/<path:model_id>`` → ``/v1/x/{job_id}``, ``/v1/models/{model_id}``."""
     return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule)
@@ -231,15 +273,16 @@ def build(app: Flask) -> dict[str, Any]:
             "OpenAI-compatible surface under /openai/v1. Streaming is a WebSocket: see docs/streaming.md."
         },
     )
+    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer", "description": "a Budgie API key"})
     spec.components.schema("Transcription", schema=openai_schemas.TranscriptionSchema)
     spec.components.schema("VerboseTranscription", schema=openai_schemas.VerboseTranscriptionSchema)
     paths: dict[str, dict[str, Any]] = {}
     for rule in app.url_map.iter_rules():
         if rule.endpoint in UNDOCUMENTED or rule.rule in WEBSOCKET_RULES:
             continue
-        operation = {"summary": _summary(app, rule.endpoint), "operationId": rule.endpoint, **OPERATIONS[rule.endpoint]}
+        path = _openapi_path(rule.rule)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
-            paths.setdefault(_openapi_path(rule.rule), {})[method.lower()] = operation
+            paths.setdefault(path, {})[method.lower()] = _operation(app, rule.endpoint, path)
     for path, operations in sorted(paths.items()):
         spec.path(path=path, operations=operations)
     return spec.to_dict()

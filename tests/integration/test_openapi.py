@@ -33,7 +33,7 @@ def api_schema(base_url):
 
 
 def test_every_http_route_is_described_on_both_surfaces(app, base_url):
-    from app.openapi import UNDOCUMENTED, WEBSOCKET_RULES, _openapi_path
+    from app.openapi import OPERATIONS, UNDOCUMENTED, WEBSOCKET_RULES, _openapi_path
 
     spec = requests.get(f"{base_url}/openapi.json", timeout=10).json()
     assert spec["openapi"].startswith("3.")
@@ -45,6 +45,10 @@ def test_every_http_route_is_described_on_both_surfaces(app, base_url):
         for m in r.methods - {"HEAD", "OPTIONS"}
     }
     assert described == routes
+    endpoints = {r.endpoint for r in app.url_map.iter_rules() if r.rule not in WEBSOCKET_RULES} - UNDOCUMENTED
+    assert endpoints <= set(OPERATIONS), f"describe these in app/openapi.py OPERATIONS: {endpoints - set(OPERATIONS)}"
+    keyed = spec["paths"]["/v1/audio/transcriptions"]["post"]
+    assert {"401", "403", "429"} <= set(keyed["responses"]) and "bearer" in spec["components"]["securitySchemes"]
     assert ("/openai/v1/audio/transcriptions", "POST") in described and (
         "/v1/audio/transcriptions",
         "POST",
