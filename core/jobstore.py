@@ -67,6 +67,8 @@ class Job(TypedDict):
     tenant: str | None
     """The tenant of the key that submitted it (None: submitted before auth existed)."""
     key_id: str | None
+    webhook: dict[str, Any] | None
+    """Where its end is announced and every delivery attempt (core.webhooks)."""
 
 
 class JobMeasures(TypedDict):
@@ -287,6 +289,7 @@ def _parse(raw: dict[str, str]) -> Job:
         "stages": [{"stage": s, **json.loads(raw.get(f"stage:{s}", "{}"))} for s in stages],
         "tenant": raw.get("tenant"),
         "key_id": raw.get("key_id"),
+        "webhook": json.loads(raw["webhook"]) if raw.get("webhook") else None,
     }
 
 

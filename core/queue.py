@@ -21,6 +21,7 @@ STAGE_QUEUES = {
     "budgie.merge": "merge",
 }
 TRANSCRIBE_TASK = "budgie.transcribe"
+WEBHOOK_TASK, WEBHOOK_QUEUE = "budgie.webhook", "webhooks"  # deliveries never wait behind transcription
 TRANSCRIBE_PREFIX = "transcribe."
 
 
@@ -40,6 +41,8 @@ def route_task(
         return {"queue": transcribe_queue(kwargs["model_id"])}
     if name in STAGE_QUEUES:
         return {"queue": STAGE_QUEUES[name]}
+    if name == WEBHOOK_TASK:
+        return {"queue": WEBHOOK_QUEUE}
     return None
 
 

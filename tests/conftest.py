@@ -190,11 +190,16 @@ def celery_worker(redis_client, test_registry):
     from budgie.localstack import free_port, start_celery_worker, stop_process, wait_until
 
     log_path = Path(_DATA_DIR) / "worker.log"
-    queues = f"prepare,align,diarize,merge,transcribe.{TEST_MODEL},transcribe.{SHIPPED_MODEL}"
+    queues = f"prepare,align,diarize,merge,webhooks,transcribe.{TEST_MODEL},transcribe.{SHIPPED_MODEL}"
     metrics_port = free_port()
-    proc = start_celery_worker(
-        queues, "budgie-test", {**os.environ, "BUDGIE_METRICS_PORT": str(metrics_port)}, log_path
-    )
+    env = {
+        **os.environ,
+        "BUDGIE_METRICS_PORT": str(metrics_port),
+        # webhooks: test receivers listen on loopback, and retries wait milliseconds instead of minutes
+        "BUDGIE_WEBHOOK_ALLOW_PRIVATE": "1",
+        "BUDGIE_WEBHOOK_RETRY_BASE_S": "0.05",
+    }
+    proc = start_celery_worker(queues, "budgie-test", env, log_path)
     proc.metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"  # its Prometheus endpoint
 
     def loaded() -> bool:

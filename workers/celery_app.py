@@ -8,6 +8,13 @@ from core.queue import make_celery
 from core.settings import get_settings
 
 app = make_celery(get_settings())
-app.conf.include = ["workers.prepare", "workers.transcribe", "workers.align", "workers.diarize", "workers.merge"]
+app.conf.include = [
+    "workers.prepare",
+    "workers.transcribe",
+    "workers.align",
+    "workers.diarize",
+    "workers.merge",
+    "workers.webhooks",
+]
 
 import workers.signals  # noqa: E402,F401  (connects logging, preload and heartbeat handlers)

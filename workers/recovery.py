@@ -20,7 +20,7 @@ from typing import Any
 import redis
 from celery import Celery
 
-from core import jobstore
+from core import jobstore, webhooks
 from core.catalog import registry
 from core.keys import Keys
 from core.pipeline import Plan, build_canvas
@@ -62,7 +62,8 @@ def reap_once(client: redis.Redis, settings: Settings, celery: Celery) -> list[s
             logger.error("job %s: %s", job_id, message)
             failed = {"error": message, "error_code": "worker_died", "completed_at": jobstore.now()}
             store.update_stage(job_id, stage, status="failed", **failed)
-            store.transition(job_id, jobstore.FAILED, **failed)
+            if store.transition(job_id, jobstore.FAILED, **failed):
+                webhooks.announce(celery, store, job_id)
             continue
         logger.warning("job %s: the worker running %s died (attempt %d); re-enqueuing", job_id, stage, kills)
         store.update_stage(job_id, stage, status=RETRYING, retried_at=jobstore.now())

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from celery.exceptions import Ignore, SoftTimeLimitExceeded
 
-from core import jobstore, metrics
+from core import jobstore, metrics, webhooks
 from core.artifacts import Artifacts
 from core.logs import log_context
 from core.settings import get_settings
@@ -43,6 +43,13 @@ def check_cancelled(job_id: str) -> None:
     status = store().status(job_id)
     if status is None or status in jobstore.TERMINAL:
         raise JobCancelled(job_id)
+
+
+def job_ended(jobs: jobstore.JobStore, job_id: str) -> None:
+    """A stage moved the job to a terminal state: announce it (its webhook, if it has one)."""
+    from celery import current_app
+
+    webhooks.announce(current_app, jobs, job_id)
 
 
 def store() -> jobstore.JobStore:
@@ -106,9 +113,10 @@ def stage(name: str, completes_job: bool = False):
                 jobs.update_stage(
                     job_id, name, status="failed", error=message, error_code="worker_died", completed_at=jobstore.now()
                 )
-                jobs.transition(
+                if jobs.transition(
                     job_id, jobstore.FAILED, error=message, error_code="worker_died", completed_at=jobstore.now()
-                )
+                ):
+                    job_ended(jobs, job_id)
                 raise Ignore()
             started = time.time()
             jobs.transition(job_id, jobstore.RUNNING)
@@ -140,7 +148,10 @@ def stage(name: str, completes_job: bool = False):
                     completed_at=jobstore.now(),
                     duration_ms=int((time.time() - started) * 1000),
                 )
-                jobs.transition(job_id, jobstore.FAILED, error=message, error_code=code, completed_at=jobstore.now())
+                if jobs.transition(
+                    job_id, jobstore.FAILED, error=message, error_code=code, completed_at=jobstore.now()
+                ):
+                    job_ended(jobs, job_id)
                 raise
             jobs.update_stage(
                 job_id,
@@ -149,8 +160,8 @@ def stage(name: str, completes_job: bool = False):
                 completed_at=jobstore.now(),
                 duration_ms=int((time.time() - started) * 1000),
             )
-            if completes_job:
-                jobs.transition(job_id, jobstore.COMPLETED, completed_at=jobstore.now())
+            if completes_job and jobs.transition(job_id, jobstore.COMPLETED, completed_at=jobstore.now()):
+                job_ended(jobs, job_id)
             _observe(jobs, job_id, name, time.time() - started, completes_job)
             return result
 

@@ -17,6 +17,7 @@ class TranscriptionRequestSchema(Schema):
 
     model = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
     audio_url = fields.String(load_default=None, validate=validate.Length(min=1, max=2048))
+    webhook_url = fields.String(load_default=None, validate=validate.Length(min=1, max=2048))
     """Instead of ``file``: http(s) (or ``s3://`` on the S3 backend) URL PREPARE downloads the audio from."""
     language = fields.String(
         load_default="auto",
@@ -111,6 +112,9 @@ class JobSchema(Schema):
     warnings = fields.List(fields.String())
     tenant = fields.String(allow_none=True)
     key_id = fields.String(allow_none=True)
+    webhook = fields.Dict(
+        allow_none=True
+    )  # {url, result_url, delivered, attempts: [{attempt, at, status_code, error}]}
 
 
 class JobSummarySchema(Schema):

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+import flask
 from werkzeug.datastructures import FileStorage
 
 from app import limits
@@ -17,7 +18,7 @@ from app.auth import current_principal
 from app.errors import ApiError
 from app.extensions import celery, jobs, settings
 from app.services.models import served_models
-from core import audio, jobstore, netguard
+from core import audio, jobstore, netguard, webhooks
 from core.artifacts import UPLOAD, Artifacts
 from core.catalog import registry
 from core.jobstore import Job
@@ -45,6 +46,8 @@ def submit(upload: FileStorage | None, request: dict[str, Any], *, audio_url: st
     entry = resolve_model(request.get("model"))
     if not entry.supports_language(request.get("language")):
         raise ApiError(400, entry.language_error, "language_not_supported")
+    if request.get("webhook_url"):
+        _check_webhook(request["webhook_url"])
     job_id = jobstore.new_job_id()
     caller = current_principal()
     limits.start_job(caller, job_id)  # 429 when the tenant has too many jobs in flight
@@ -71,6 +74,26 @@ def _submit(
     _check_audio_url(audio_url)
     request = {**request, "audio_url": audio_url, "filename": _url_filename(audio_url)}
     return _enqueue(job_id, request, entry, None)
+
+
+def _webhook_secret() -> str | None:
+    """The calling key's webhook secret, else the deployment's (``BUDGIE_WEBHOOK_SECRET``)."""
+    fallback = settings().webhook_secret
+    return current_principal().webhook_secret or (fallback.get_secret_value() if fallback else None)
+
+
+def _check_webhook(url: str) -> None:
+    """At submit: an http(s) URL that the SSRF guard allows, and a secret to sign the events with."""
+    try:
+        netguard.check_url(url, settings().allow_private_urls)
+    except netguard.UnsafeURL as exc:
+        raise ApiError(400, f"webhook_url refused: {exc}", "invalid_webhook_url") from exc
+    if _webhook_secret() is None:
+        raise ApiError(
+            400,
+            "webhook_url needs a signing secret: use an API key (each has one) or set BUDGIE_WEBHOOK_SECRET",
+            "invalid_webhook_url",
+        )
 
 
 def _receive(upload: FileStorage) -> Path:
@@ -133,6 +156,10 @@ def _enqueue(job_id: str, request: dict[str, Any], entry: ModelEntry, staged: Pa
     plan = plan_stages(request, entry)
     caller = current_principal()
     jobs().create(job_id, request, list(plan.stages), tenant=caller.tenant, key_id=caller.key_id)
+    secret = _webhook_secret()
+    if request.get("webhook_url") and secret:
+        result_url = f"{flask.request.host_url.rstrip('/')}/v1/audio/transcriptions/{job_id}"
+        webhooks.register(jobs(), job_id, request["webhook_url"], secret, result_url)
     if staged is not None:
         try:
             _artifacts(job_id).publish(UPLOAD, staged)
@@ -207,6 +234,7 @@ def view(job: Job) -> dict[str, Any]:
         "duration": job.get("duration") or job["request"].get("probe", {}).get("duration"),
         "tenant": job.get("tenant"),
         "key_id": job.get("key_id"),
+        "webhook": job.get("webhook"),
     }
     if job["status"] == jobstore.COMPLETED and job["result"]:
         out.update(job["result"])
@@ -260,6 +288,7 @@ def cancel_or_delete(job_id: str) -> tuple[dict[str, Any] | None, int]:
             if stage.get("status") in ("pending", "running"):
                 jobs().update_stage(job_id, stage["stage"], status="cancelled")
         celery().control.revoke([task_id(job_id, s["stage"]) for s in job["stages"]])
+        webhooks.announce(celery(), jobs(), job_id)
         return view(get(job_id)), 200
     # it finished while we looked: treat as a finished job
     return cancel_or_delete(job_id)

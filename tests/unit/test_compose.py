@@ -85,6 +85,12 @@ def test_every_budgie_variable_in_compose_is_a_setting():
     assert SERVICES["realtime-parakeet-1"]["command"] == ["budgie-stream-worker"]
 
 
+def test_the_webhook_queue_has_a_consumer():
+    from core.queue import WEBHOOK_QUEUE
+
+    assert WEBHOOK_QUEUE in {q for s in SERVICES.values() for q in celery_queues(s)}
+
+
 def test_flower_is_not_published_and_needs_basic_auth():
     flower = SERVICES["flower"]
     assert flower["profiles"] == ["ops"]  # not started by a plain `docker compose up`
