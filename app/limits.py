@@ -42,7 +42,8 @@ def init_app(app: Flask) -> None:
     limiter = Limiter(
         key_func=lambda: f"key:{current_principal().key_id}",
         app=app,
-        default_limits=[lambda: f"{_requests_per_minute()}/minute"],
+        # one counter per key across every route (default_limits would count each route apart)
+        application_limits=[lambda: f"{_requests_per_minute()}/minute"],
         storage_uri=config.redis_url,
         key_prefix=Keys(config.key_prefix).rate_limits,
         strategy="fixed-window",

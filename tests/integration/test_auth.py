@@ -169,6 +169,10 @@ def test_websocket_checks_the_key_before_relaying(auth_app, store):
             assert (message["code"], code) == ("no_capacity", 4503), options or query
         assert ws.subprotocol == "budgie"  # echoed; the secret itself never is
 
+        store.revoke(store.authenticate(stream_key)["id"])
+        message, code, _ = _ws_outcome(url, headers=bearer(stream_key))
+        assert (message["code"], code) == ("unauthorized", 4401)  # revoked: refused at once
+
 
 @pytest.fixture(scope="module")
 def two_api_processes(redis_client, tmp_path_factory):

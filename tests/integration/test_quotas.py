@@ -74,6 +74,7 @@ def test_requests_per_minute_are_counted_across_api_processes(api_pair, store):
     assert refused.status_code == 429
     assert refused.json()["error"]["code"] == "rate_limited"
     assert 1 <= int(refused.headers["Retry-After"]) <= 61
+    assert requests.get(f"{a}/v1/models", headers=bearer(limited), timeout=10).status_code == 429  # every route
     assert requests.get(f"{b}{JOBS}", headers=bearer(other), timeout=10).status_code == 200  # per key
     assert requests.get(f"{a}/health", timeout=10).status_code == 200  # public routes are not counted
 
