@@ -21,6 +21,8 @@ SIZES = {
     # the size train/ trains for the embedded parakeet-tiny-en (fits a 2-core CPU training budget)
     "tiny-cpu": (144, 6, 4, 256),
     "0.6b": (1024, 24, 8, 640),  # the parakeet-rnnt-0.6b encoder/decoder widths
+    "1.1b": (1024, 42, 8, 640),  # parakeet-*-1.1b: the 0.6b widths, 42 layers
+    "large": (512, 17, 8, 640),  # FastConformer Large (~115M): hybrid streaming multi, realtime EOU 120M
 }
 
 DECODERS = ("rnnt", "tdt", "ctc")
