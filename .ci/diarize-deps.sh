@@ -10,11 +10,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PIP=(python3 -m pip install -q --disable-pip-version-check)
-torch_before=$(python3 -c 'import torch; print(torch.__version__)' 2>/dev/null || echo none)
+PY=${PYTHON:-python3}  # ops/install.sh passes the interpreter it installs into
+PIP=("$PY" -m pip install -q --disable-pip-version-check)
+torch_before=$("$PY" -c 'import torch; print(torch.__version__)' 2>/dev/null || echo none)
 
 have() {  # have DIST VERSION: the distribution is installed at exactly that version
-  python3 - "$1" "$2" <<'PY' 2>/dev/null
+  "$PY" - "$1" "$2" <<'PY' 2>/dev/null
 import importlib.metadata as m, sys
 sys.exit(0 if m.version(sys.argv[1]) == sys.argv[2] else 1)
 PY
@@ -29,17 +30,17 @@ install_exact silero-vad 6.2.3 --no-deps
 install_exact resemblyzer 0.1.4 --no-deps
 install_exact webrtcvad-wheels 2.0.14.post1 --no-deps
 # resemblyzer's mel spectrogram (no torch dependency); NeMo usually brings it already, keep that one
-python3 -c 'import librosa' 2>/dev/null || "${PIP[@]}" librosa==0.11.0
+"$PY" -c 'import librosa' 2>/dev/null || "${PIP[@]}" librosa==0.11.0
 install_exact pyannote.metrics 4.2.0  # bench/diarize.py's DER; pyannote.core/.database only, no torch
 
-torch_after=$(python3 -c 'import torch; print(torch.__version__)' 2>/dev/null || echo none)
+torch_after=$("$PY" -c 'import torch; print(torch.__version__)' 2>/dev/null || echo none)
 if [ "$torch_before" != "$torch_after" ]; then
   echo "diarize-deps: torch changed from $torch_before to $torch_after; refusing to continue" >&2
   exit 1
 fi
 
 # The packages must import and find their bundled weights with no network.
-HF_HUB_OFFLINE=1 python3 - <<'PY'
+HF_HUB_OFFLINE=1 "$PY" - <<'PY'
 from resemblyzer import VoiceEncoder
 from silero_vad import load_silero_vad
 VoiceEncoder("cpu", verbose=False)
