@@ -25,6 +25,10 @@ bind = "0.0.0.0:8000"
 workers = 2
 worker_class = "gthread"
 threads = 32
+# gunicorn answers its own limits with HTML; raise them to its maxima (1 MB line, 64 KB field) and let
+# app.request_limits answer JSON 414/431 at the limits clients are told about
+limit_request_line = 0
+limit_request_field_size = 65536
 control_socket_disable = True  # several servers may share a host (tests, the demo, the streaming worker)
 
 

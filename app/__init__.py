@@ -9,7 +9,7 @@ from core.settings import Settings
 
 def create_app(settings: Settings | None = None, *, testing: bool = False) -> Flask:
     """Build the app from ``settings`` (default: the process's settings, read from the environment)."""
-    from app import auth, errors, extensions, limits, metrics
+    from app import auth, errors, extensions, limits, metrics, request_limits
     from app.api import docs, exports, health, models, transcriptions, usage
     from app.openai import routes as openai_routes
     from app.ws import stream
@@ -25,6 +25,7 @@ def create_app(settings: Settings | None = None, *, testing: bool = False) -> Fl
 
     extensions.init_app(app, settings)
     errors.init_app(app)
+    request_limits.init_app(app)  # JSON 414/431, before anything reads the request
     metrics.init_app(app)
     auth.init_app(app)  # every route needs a key unless it says otherwise (docs/security.md)
     limits.init_app(app)  # requests per minute per key (flask-limiter on Redis) and tenant quotas

@@ -21,6 +21,7 @@ CLOSE_INTERNAL = 1011
 CLOSE_BAD_PARAMS = 4400  # bad query parameter, unknown model, unsupported language
 CLOSE_UNAUTHORIZED = 4401  # missing, unknown or revoked API key (the API relay)
 CLOSE_FORBIDDEN = 4403  # the key lacks the "stream" scope
+CLOSE_NOT_SERVED = 4404  # the model exists but no live streaming worker serves it (4503: all are full)
 CLOSE_IDLE = 4408  # nothing received for idle_timeout_s
 CLOSE_PROTOCOL = 4409  # the client broke the protocol in a way the session cannot survive
 CLOSE_TOO_LARGE = 4413  # a binary frame over max_frame_bytes

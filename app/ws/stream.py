@@ -31,6 +31,7 @@ from core.protocol import (
     CLOSE_INTERNAL,
     CLOSE_NO_CAPACITY,
     CLOSE_NORMAL,
+    CLOSE_NOT_SERVED,
     CLOSE_RATE_LIMITED,
     CLOSE_UNAUTHORIZED,
     CLOSE_WORKER_LOST,
@@ -49,7 +50,13 @@ sock = Sock()
 
 def init_app(app: Flask) -> None:
     # "budgie" is echoed when offered, so browsers may send their key as a second subprotocol (app.auth)
-    app.config.setdefault("SOCK_SERVER_OPTIONS", {"ping_interval": 20, "subprotocols": [auth.WS_SUBPROTOCOL]})
+    options = {
+        "ping_interval": 20,
+        "subprotocols": [auth.WS_SUBPROTOCOL],
+        # the worker's own limit, enforced here too: a huge frame is refused (close 1009) before relaying
+        "max_message_size": 4 * app.extensions["budgie.settings"].max_frame_bytes,
+    }
+    app.config.setdefault("SOCK_SERVER_OPTIONS", options)
     sock.init_app(app)
 
 
@@ -114,6 +121,9 @@ def stream(ws: Any) -> None:
         logger.warning("cannot list streaming workers: %s", exc)
         message = "the service registry is unavailable; try again shortly"
         return _close(ws, error_message("service_unavailable", message), CLOSE_INTERNAL, "unavailable")
+    if not workers:  # told apart from "all full" (4503): waiting will not help until a worker is started
+        message = f"no streaming worker serves {entry.id} right now"
+        return _close(ws, error_message("model_not_served", message), CLOSE_NOT_SERVED, "model not served")
     lease = f"{config.worker_id}:{uuid.uuid4().hex}"
     try:
         allowed = limits.open_stream(principal, lease)

@@ -224,7 +224,7 @@ def test_json_body_of_the_wrong_shape(client, redis_client):
 @pytest.mark.parametrize(
     ("path", "status"),
     [
-        ("/v1/audio/transcriptions/" + "j" * 10_000, 404),
+        ("/v1/audio/transcriptions/" + "j" * 10_000, 414),
         ("/v1/audio/transcriptions/job_%00%2F..%2F", 404),
         ("/v1/audio/transcriptions/job_x/export/exe", 404),
         ("/v1/audio/transcriptions?limit=-1", 400),
@@ -235,6 +235,20 @@ def test_json_body_of_the_wrong_shape(client, redis_client):
 )
 def test_hostile_reads(client, path, status):
     check(client.get(path), status, None)
+
+
+def test_oversized_request_lines_and_headers_get_json_from_gunicorn(tmp_path):
+    """gunicorn answers its own limits with an HTML page; Budgie's are JSON 414/431 (the API as deployed)."""
+    import requests
+
+    from tests.apiserver import gunicorn_api
+
+    with gunicorn_api(tmp_path / "api.log") as api:
+        long_id = requests.get(f"{api.url}/v1/audio/transcriptions/{'j' * 10_000}", timeout=10)
+        assert long_id.status_code == 414 and long_id.json()["error"]["code"] == "uri_too_long"
+        big_header = requests.get(f"{api.url}/v1/models", headers={"X-Big": "b" * 20_000}, timeout=10)
+        assert big_header.status_code == 431 and big_header.json()["error"]["code"] == "headers_too_large"
+        assert requests.get(f"{api.url}/v1/audio/transcriptions/{'j' * 500}", timeout=10).status_code == 404
 
 
 def test_struct_is_used():  # keeps the import honest for the header-building helpers above

@@ -420,3 +420,28 @@ def test_worker_metrics_follow_an_open_session(worker, fox_wav):
     assert after[audio] - before.get(audio, 0) > 1.0
     assert after[("budgie_stream_sessions_started_total", TEST_MODEL)] >= 1
     assert ("budgie_stream_lag_seconds", TEST_MODEL) in after
+
+
+def test_a_model_no_worker_serves_is_4404_not_4503(api_url):
+    """ "All workers full" (4503, retry soon) and "nobody serves this model" (4404) are different answers."""
+    c = client(f"{api_url}?model=parakeet-tiny-en")  # streams, but the test worker does not serve it
+    assert c.drain(10) == 4404
+    assert c.of_type("error")[0]["code"] == "model_not_served"
+
+
+def test_the_api_refuses_an_oversized_message_itself(api_url, redis_client, worker):
+    """A 2 MB text frame used to be accepted whole by the API and reported as worker_lost/4502."""
+    from simple_websocket import Client, ConnectionClosed
+
+    for _attempt in range(3):  # a cold worker under a loaded CI machine may miss the relay's connect window
+        ws = Client.connect(f"{api_url}?model={TEST_MODEL}")
+        first = json.loads(ws.receive(timeout=30))
+        if first.get("code") != "no_capacity":
+            break
+    assert first["type"] == "session.begin", first
+    ws.send("x" * (2 * 1024 * 1024))
+    with pytest.raises(ConnectionClosed):
+        while True:
+            ws.receive(timeout=30)
+    assert ws.close_reason == 1009  # "message too big"
+    wait_for(lambda: active_sessions(redis_client, worker) == 0, 30, what="the worker session to be released")
