@@ -158,7 +158,7 @@ def test_websocket_checks_the_key_before_relaying(auth_app, store):
         message, code, _ = _ws_outcome(url, headers=bearer(batch_key))
         assert (message["code"], code) == ("forbidden", 4403)
 
-        # accepted three ways; no streaming worker serves the model here, so the relay answers no_capacity
+        # accepted three ways; no streaming worker serves the model here, so the relay answers model_not_served
         for options, query in (
             ({"headers": bearer(stream_key)}, ""),
             ({}, f"&api_key={stream_key}"),
@@ -166,7 +166,7 @@ def test_websocket_checks_the_key_before_relaying(auth_app, store):
             ({"subprotocols": ["budgie", stream_key]}, ""),
         ):
             message, code, ws = _ws_outcome(url + query, **options)
-            assert (message["code"], code) == ("no_capacity", 4503), options or query
+            assert (message["code"], code) == ("model_not_served", 4404), options or query
         assert ws.subprotocol == "budgie"  # echoed; the secret itself never is
 
         store.revoke(store.authenticate(stream_key)["id"])
