@@ -22,7 +22,7 @@ def init_app(app: Flask) -> None:
 
 
 def _check() -> ResponseReturnValue | None:
-    target = request.environ.get("RAW_URI") or request.full_path
+    target = request.full_path
     if len(target) > MAX_REQUEST_LINE:
         return error_response(414, f"Request URL too long: the limit is {MAX_REQUEST_LINE} characters")
     sizes = [len(name) + len(value) + 2 for name, value in request.headers.items()]
