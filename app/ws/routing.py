@@ -12,9 +12,11 @@ import redis
 logger = logging.getLogger(__name__)
 
 
-def live_workers(client: redis.Redis, pattern: str, model_id: str, stale_s: float) -> list[dict[str, Any]]:
+def live_workers(
+    client: redis.Redis, pattern: str, model_id: str, stale_s: float, *, include_full: bool = False
+) -> list[dict[str, Any]]:
     """Workers matching ``pattern`` (core.keys) that serve ``model_id`` with a fresh heartbeat and a free
-    slot, most free capacity first."""
+    slot (or, ``include_full``, any slot count), most free capacity first."""
     now = time.time()
     found = []
     for key in client.scan_iter(match=pattern, count=100):
@@ -26,7 +28,12 @@ def live_workers(client: redis.Redis, pattern: str, model_id: str, stale_s: floa
         except (TypeError, ValueError):
             logger.warning("ignoring malformed worker entry %s", key)
             continue
-        if model_id not in models or info.get("status") == "draining" or age > stale_s or free <= 0:
+        if (
+            model_id not in models
+            or info.get("status") == "draining"
+            or age > stale_s
+            or (free <= 0 and not include_full)
+        ):
             continue
         if not info.get("endpoint"):
             continue

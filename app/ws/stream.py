@@ -116,12 +116,15 @@ def stream(ws: Any) -> None:
     forwarded = {k: v for k, v in request.args.to_dict().items() if k != "api_key"}  # the key stays here
     query = urlencode({**forwarded, "model": entry.id})
     try:
-        workers = live_workers(redis_client(), keys().realtime_workers, entry.id, config.realtime_stale_s)
+        serving = live_workers(
+            redis_client(), keys().realtime_workers, entry.id, config.realtime_stale_s, include_full=True
+        )
     except redis.RedisError as exc:  # the registry of workers is unreachable: retryable, say so
         logger.warning("cannot list streaming workers: %s", exc)
         message = "the service registry is unavailable; try again shortly"
         return _close(ws, error_message("service_unavailable", message), CLOSE_INTERNAL, "unavailable")
-    if not workers:  # told apart from "all full" (4503): waiting will not help until a worker is started
+    workers = [w for w in serving if w["free"] > 0]
+    if not serving:  # told apart from "all full" (4503): waiting will not help until a worker is started
         message = f"no streaming worker serves {entry.id} right now"
         return _close(ws, error_message("model_not_served", message), CLOSE_NOT_SERVED, "model not served")
     lease = f"{config.worker_id}:{uuid.uuid4().hex}"
