@@ -295,7 +295,7 @@ def test_capacity_enforced_with_4503_and_slots_released(api_url, redis_client, w
     wait_for(lambda: active_sessions(redis_client, worker) == 0, 10, what="earlier sessions to release")
     held = [client(f"{api_url}?model={TEST_MODEL}") for _ in range(MAX_SESSIONS)]
     for c in held:
-        assert c.wait_for(lambda m: m["type"] == "session.begin", 20)
+        assert c.wait_for(lambda m: m["type"] == "session.begin", 20), c.messages
     wait_for(lambda: active_sessions(redis_client, worker) == MAX_SESSIONS, 5, what="active_sessions in Redis")
     assert redis_client.hget(worker["key"], "status") == "busy"
     extra = client(f"{api_url}?model={TEST_MODEL}")
