@@ -9,7 +9,7 @@ from core.settings import Settings
 
 def create_app(settings: Settings | None = None, *, testing: bool = False) -> Flask:
     """Build the app from ``settings`` (default: the process's settings, read from the environment)."""
-    from app import auth, errors, extensions, limits, metrics, request_limits
+    from app import auth, errors, extensions, limits, metrics, request_limits, web
     from app.api import docs, exports, health, models, transcriptions, usage
     from app.openai import routes as openai_routes
     from app.ws import stream
@@ -36,5 +36,6 @@ def create_app(settings: Settings | None = None, *, testing: bool = False) -> Fl
     app.register_blueprint(usage.bp)
     app.register_blueprint(openai_routes.bp)  # /openai/v1: the OpenAI-compatible surface
     app.register_blueprint(docs.bp)  # /openapi.json and /docs
+    app.register_blueprint(web.bp)  # the web page at / (Live and Files tabs)
     stream.init_app(app)  # WS /v1/audio/transcriptions/stream, relayed to a streaming worker
     return app

@@ -22,7 +22,7 @@ from app.schemas.error import ErrorSchema, OpenAIErrorSchema
 from app.schemas.model import ModelListSchema, ModelSchema
 from app.schemas.transcription import JobListSchema, JobSchema, ListQuerySchema, TranscriptionRequestSchema
 
-UNDOCUMENTED = {"static", "docs.openapi_json", "docs.page", "docs.asset"}
+UNDOCUMENTED = {"static", "docs.openapi_json", "docs.page", "docs.asset", "web.index", "web.asset"}
 WEBSOCKET_RULES = {"/v1/audio/transcriptions/stream"}  # described in docs/streaming.md (not HTTP)
 
 AUDIO_FILE = {"type": "string", "format": "binary", "description": "any audio FFmpeg decodes"}

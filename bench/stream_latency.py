@@ -47,9 +47,9 @@ def serve(size: str, port: int, max_sessions: int, att_context: list[int], quant
     """Build a random-weight model of ``size`` and serve it like the production worker."""
     import torch
 
+    from core.settings import Settings
     from registry.catalog import _cached
     from train.architectures import _DEFAULT_TEXT, build_model, rnnt_config, train_tokenizer
-    from workers.streaming.config import StreamConfig
     from workers.streaming.engine import build_stepper
     from workers.streaming.server import StreamWorker, create_app
     from workers.streaming.server import serve as serve_app
@@ -66,24 +66,24 @@ def serve(size: str, port: int, max_sessions: int, att_context: list[int], quant
     os.environ["BUDGIE_REGISTRY_FILES"] = str(reg)
     _cached.cache_clear()
     vocab = 1024 if size == "0.6b" else 256
-    config = StreamConfig(
+    config = Settings(  # the environment's settings, then the bench's own
         worker_id=f"bench-{size}-{port}",
-        host="127.0.0.1",
-        port=port,
+        worker_host="127.0.0.1",
+        worker_port=port,
         max_sessions=max_sessions,
         redis_url=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14"),
         key_prefix="budgie-bench",
-        models=(model_id,),
+        stream_model=(model_id,),
         device="cpu",
-        att_context_size=att_context,
-        idle_timeout_s=120,
+        stream_att_context=tuple(att_context),
+        stream_idle_s=120,
         torch_threads=int(os.environ.get("BUDGIE_TORCH_THREADS") or 0),
-        quantize=quantize,
+        stream_quantize=quantize,
     )
 
     def factory():
         """Build inside gunicorn's worker process: torch must not be used before the fork."""
-        from registry import load_registry
+        from core.catalog import registry
 
         if config.torch_threads:
             torch.set_num_threads(config.torch_threads)
@@ -91,7 +91,7 @@ def serve(size: str, port: int, max_sessions: int, att_context: list[int], quant
         model = build_model(rnnt_config(tok, size, dropout=0.0))
         params = sum(p.numel() for p in model.parameters())
         rate = calibrate_blank(model, att_context)
-        stepper = build_stepper(load_registry().resolve(model_id), config, model=model)
+        stepper = build_stepper(registry().resolve(model_id), config, model=model)
         app = create_app(config, StreamWorker(config, {model_id: stepper}))
         print(
             json.dumps({"ready": True, "params": params, "chunk_ms": stepper.chunk_ms, "tokens_per_frame": rate}),

@@ -174,24 +174,47 @@ class Client:
         sample_rate: int = SAMPLE_RATE,
         frame_ms: int = 100,
         timeout: float = 60,
+        encoding: str | None = None,
         **query: Any,
     ) -> Iterator[dict[str, Any]]:
         """Stream audio over the WebSocket and yield the server's messages as they arrive, ending with
         ``session.end``. ``audio`` is a file (decoded to 16 kHz mono), samples (int16 or float32 at
         ``sample_rate``), or raw ``pcm_s16le`` byte chunks at ``sample_rate`` (e.g. from a pipe).
-        ``realtime`` paces sending (1.0 = as fast as it is spoken; 0 = as fast as possible)."""
+        ``realtime`` paces sending (1.0 = as fast as it is spoken; 0 = as fast as possible).
+        ``encoding`` (any of ``budgie.encode.ENCODINGS``): a file or 16 kHz samples are encoded so on the
+        client (μ-law/A-law at 8 kHz, Opus in WebM/Ogg as a browser would send it); byte chunks are sent
+        as they are, declared as that encoding."""
         if isinstance(audio, (str, os.PathLike)):
             from core.audio import decode
 
             audio, sample_rate = decode(Path(audio)), SAMPLE_RATE
-        if isinstance(audio, np.ndarray):
+        frame_s: float | None = None  # pacing per frame (encoded audio); None: by bytes
+        frames: Iterable[bytes]
+        if encoding in RAW_ALIASES:
+            encoding = RAW_ALIASES[encoding]
+        if encoding and encoding not in ("pcm_s16le", "pcm_f32le") and isinstance(audio, np.ndarray):
+            from budgie.encode import frames as encode_frames
+            from budgie.encode import wire_rate
+
+            if sample_rate != SAMPLE_RATE:
+                raise BudgieError(f"--encoding {encoding} encodes 16 kHz audio; got {sample_rate} Hz samples")
+            samples16 = audio.astype(np.float32) / (32768.0 if audio.dtype == np.int16 else 1.0)
+            frames = encode_frames(samples16, encoding, frame_ms)
+            frame_s, bytes_per_second = frame_ms / 1000, 0
+            sample_rate = wire_rate(encoding)
+        elif encoding and encoding not in ("pcm_s16le", "pcm_f32le"):  # raw bytes already in that encoding
+            frames = audio
+            bytes_per_second = {"mulaw": 1, "alaw": 1}.get(encoding, 0) * sample_rate  # 0: containers, unpaced
+        elif isinstance(audio, np.ndarray):
             encoding = "pcm_f32le" if audio.dtype == np.float32 else "pcm_s16le"
             samples = audio if audio.dtype == np.float32 else audio.astype(np.int16, copy=False)
             step = max(1, sample_rate * frame_ms // 1000)
-            frames: Iterable[bytes] = (samples[i : i + step].tobytes() for i in range(0, len(samples), step))
+            frames = (samples[i : i + step].tobytes() for i in range(0, len(samples), step))
             bytes_per_second = sample_rate * samples.dtype.itemsize
         else:
-            encoding, frames, bytes_per_second = "pcm_s16le", audio, sample_rate * 2
+            encoding, frames, bytes_per_second = encoding or "pcm_s16le", audio, sample_rate * 2
+        if encoding in ("webm", "ogg"):
+            sample_rate = None  # type: ignore[assignment]  # the container states its rate
         headers = [f"Authorization: Bearer {self.api_key}"] if self.api_key else None
         url = self.stream_url(model=model, sample_rate=sample_rate, encoding=encoding, **query)
         try:
@@ -201,7 +224,7 @@ class Client:
         seen = 0
         try:
             start, sent = time.monotonic(), 0
-            for frame in frames:
+            for count, frame in enumerate(frames, 1):
                 if client.closed:
                     break
                 client.send_audio(frame)
@@ -209,8 +232,9 @@ class Client:
                 client.poll()
                 yield from client.messages[seen:]
                 seen = len(client.messages)
-                if realtime:
-                    delay = start + sent / bytes_per_second / realtime - time.monotonic()
+                spoken = count * frame_s if frame_s else (sent / bytes_per_second if bytes_per_second else 0.0)
+                if realtime and spoken:
+                    delay = start + spoken / realtime - time.monotonic()
                     if delay > 0:
                         time.sleep(delay)
             if not client.closed:
@@ -227,6 +251,9 @@ class Client:
                 raise BudgieError(f"the stream ended without session.end (close code {client.close_code})")
         finally:
             client.close()
+
+
+RAW_ALIASES = {"linear16": "pcm_s16le"}
 
 
 class StreamClient:

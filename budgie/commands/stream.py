@@ -23,6 +23,12 @@ def _stdin_frames(frame_bytes: int) -> Iterator[bytes]:
 @click.option(
     "--sample-rate", type=click.IntRange(8000, 48000), default=16000, show_default=True, help="of raw PCM on stdin"
 )
+@click.option(
+    "--encoding",
+    type=click.Choice(["pcm_s16le", "linear16", "pcm_f32le", "mulaw", "alaw", "webm", "ogg"]),
+    help="wire encoding: a FILE is encoded so before sending (mulaw/alaw at 8 kHz, Opus in WebM/Ogg); "
+    "stdin is sent as is, declared as this encoding (default pcm_s16le)",
+)
 @click.option("--timestamps", is_flag=True, help="prefix finals with [start - end]")
 @click.pass_context
 def stream(
@@ -32,6 +38,7 @@ def stream(
     language: str | None,
     fast: bool,
     sample_rate: int,
+    encoding: str | None,
     timestamps: bool,
 ) -> None:
     """Stream SOURCE (an audio file, or - for raw 16-bit little-endian mono PCM on stdin).
@@ -53,6 +60,7 @@ def stream(
         language=language,
         realtime=0.0 if fast else 1.0,
         sample_rate=sample_rate,
+        encoding=encoding,
     )
     for message in messages:
         kind = message.get("type")

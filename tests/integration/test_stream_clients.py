@@ -291,3 +291,20 @@ def test_client_that_never_reads_is_dropped(worker, redis_client):
     wait_for(lambda: active_sessions(redis_client, worker) == 0, 10, what="the deaf session's slot")
     assert deaf.drain(10) == 1006  # what it had buffered, then the end of the connection: no close frame
     assert deaf.of_type("error") and all(m["code"] == "invalid_audio" for m in deaf.of_type("error"))
+
+
+# -- the CLI ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("encoding", ["mulaw", "webm"])
+def test_budgie_stream_encodes_a_file(api_url, speech_dir, encoding):
+    """``budgie stream FILE --encoding mulaw|webm``: the CLI encodes on the client, the server decodes."""
+    from click.testing import CliRunner
+
+    from budgie.cli import cli
+
+    path = synthesize(TEXT, speech_dir / "clients-cli.wav")
+    server = api_url.replace("ws://", "http://").split(PATH)[0]
+    result = CliRunner().invoke(
+        cli, ["--server", server, "stream", str(path), "--model", SHIPPED_MODEL, "--encoding", encoding, "--fast"]
+    )
+    assert result.exit_code == 0, result.output
+    assert {"quick", "lazy"} & set(result.output.split()), result.output
