@@ -120,6 +120,8 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "tests/integration/" in item.nodeid or INTEGRATION_FIXTURES & set(item.fixturenames):
             item.add_marker(pytest.mark.integration)
+    # the browser tests last: their streaming worker's registry entry must not outlive it into other modules
+    items.sort(key=lambda item: item.nodeid.startswith("tests/browser/"))
 
 
 @pytest.fixture(scope="session")
