@@ -290,7 +290,8 @@ def test_client_that_never_reads_is_dropped(worker, redis_client):
     assert sent < 5000
     wait_for(lambda: active_sessions(redis_client, worker) == 0, 10, what="the deaf session's slot")
     assert deaf.drain(10) == 1006  # what it had buffered, then the end of the connection: no close frame
-    assert deaf.of_type("error") and all(m["code"] == "invalid_audio" for m in deaf.of_type("error"))
+    # whatever it had buffered are the errors its frames earned (a reset may discard them unread)
+    assert all(m["code"] == "invalid_audio" for m in deaf.of_type("error"))
 
 
 # -- the CLI ---------------------------------------------------------------------------------------
